@@ -1,0 +1,3 @@
+module github.com/btfs/btfs
+
+go 1.26.8
