@@ -3,6 +3,7 @@ package bencode
 import (
 	"bytes"
 	"fmt"
+	"slices"
 )
 
 // DefaultMaxDepth bounds nesting. libtorrent uses 100; no real torrent, tracker
@@ -24,15 +25,30 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("bencode: invalid input at byte %d: %s", e.Offset, e.Msg)
 }
 
-// Parse validates data as exactly one bencoded value and returns it.
-// Nesting is limited to DefaultMaxDepth.
-func Parse(data []byte) (Value, error) {
-	return ParseDepth(data, DefaultMaxDepth)
+// Options relax or tighten the decoder. The zero Options are the strict
+// defaults.
+type Options struct {
+	// MaxDepth bounds nesting; 0 means DefaultMaxDepth.
+	MaxDepth int
+	// AllowUnsortedKeys accepts dictionaries whose keys are unique but not in
+	// ascending order. Some clients write .torrent files that way (libtorrent's
+	// own test corpus has them), and since a Value keeps its raw bytes the
+	// info-hash is unaffected. Duplicate keys stay an error: they are ambiguous.
+	AllowUnsortedKeys bool
 }
 
-// ParseDepth is Parse with a custom nesting limit.
-func ParseDepth(data []byte, maxDepth int) (Value, error) {
-	v := validator{data: data, maxDepth: maxDepth}
+// Parse validates data as exactly one bencoded value with the strict
+// defaults and returns it.
+func Parse(data []byte) (Value, error) {
+	return Options{}.Parse(data)
+}
+
+// Parse validates data as exactly one bencoded value and returns it.
+func (o Options) Parse(data []byte) (Value, error) {
+	if o.MaxDepth == 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	v := validator{data: data, Options: o}
 	end, err := v.value(0, 0)
 	if err != nil {
 		return Value{}, err
@@ -47,7 +63,7 @@ func ParseDepth(data []byte, maxDepth int) (Value, error) {
 // with the number of bytes it spans; the bytes after it are left alone. It is
 // for protocols that append a payload to a bencoded header (BEP 9).
 func ParsePrefix(data []byte) (Value, int, error) {
-	v := validator{data: data, maxDepth: DefaultMaxDepth}
+	v := validator{data: data, Options: Options{MaxDepth: DefaultMaxDepth}}
 	end, err := v.value(0, 0)
 	if err != nil {
 		return Value{}, 0, err
@@ -56,8 +72,8 @@ func ParsePrefix(data []byte) (Value, int, error) {
 }
 
 type validator struct {
-	data     []byte
-	maxDepth int
+	Options
+	data []byte
 }
 
 func (v *validator) fail(off int, format string, args ...any) error {
@@ -77,8 +93,8 @@ func (v *validator) value(i, depth int) (int, error) {
 		_, end, err := v.str(i)
 		return end, err
 	case c == 'l':
-		if depth >= v.maxDepth {
-			return 0, v.fail(i, "nested deeper than %d", v.maxDepth)
+		if depth >= v.MaxDepth {
+			return 0, v.fail(i, "nested deeper than %d", v.MaxDepth)
 		}
 		i++
 		for {
@@ -95,8 +111,8 @@ func (v *validator) value(i, depth int) (int, error) {
 			i = end
 		}
 	case c == 'd':
-		if depth >= v.maxDepth {
-			return 0, v.fail(i, "nested deeper than %d", v.maxDepth)
+		if depth >= v.MaxDepth {
+			return 0, v.fail(i, "nested deeper than %d", v.MaxDepth)
 		}
 		return v.dict(i+1, depth)
 	default:
@@ -106,11 +122,15 @@ func (v *validator) value(i, depth int) (int, error) {
 
 func (v *validator) dict(i, depth int) (int, error) {
 	var prev []byte
+	start, sorted := i, true
 	for first := true; ; first = false {
 		if i >= len(v.data) {
 			return 0, v.fail(i, "unterminated dictionary")
 		}
 		if v.data[i] == 'e' {
+			if !sorted {
+				return i + 1, v.uniqueKeys(start)
+			}
 			return i + 1, nil
 		}
 		if c := v.data[i]; c < '0' || c > '9' {
@@ -124,8 +144,10 @@ func (v *validator) dict(i, depth int) (int, error) {
 			switch cmp := bytes.Compare(prev, key); {
 			case cmp == 0:
 				return 0, v.fail(i, "duplicate dictionary key %q", key)
-			case cmp > 0:
+			case cmp > 0 && !v.AllowUnsortedKeys:
 				return 0, v.fail(i, "dictionary key %q out of order after %q", key, prev)
+			case cmp > 0:
+				sorted = false
 			}
 		}
 		prev = key
@@ -136,6 +158,22 @@ func (v *validator) dict(i, depth int) (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// uniqueKeys checks an unsorted dictionary (already validated, its entries
+// starting at i) for duplicate keys. Only unsorted input pays for the sort.
+func (v *validator) uniqueKeys(i int) error {
+	var keys [][]byte
+	for k := range (Value{raw: v.data[i-1:]}).Entries() {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	for j := 1; j < len(keys); j++ {
+		if bytes.Equal(keys[j-1], keys[j]) {
+			return v.fail(i, "duplicate dictionary key %q", keys[j])
+		}
+	}
+	return nil
 }
 
 // integer parses "i<n>e" at i.

@@ -79,8 +79,24 @@ func TestParseDepthLimit(t *testing.T) {
 	if _, err := Parse([]byte(deep)); err != nil {
 		t.Fatalf("depth 100 rejected: %v", err)
 	}
-	if _, err := ParseDepth([]byte(deep), 10); err == nil {
+	if _, err := (Options{MaxDepth: 10}).Parse([]byte(deep)); err == nil {
 		t.Fatal("depth 100 accepted with a limit of 10")
+	}
+}
+
+func TestParseUnsortedKeys(t *testing.T) {
+	lenient := Options{AllowUnsortedKeys: true}
+	v, err := lenient.Parse([]byte("d1:bi2e1:ai1ee"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := v.Get("a").Int(); n != 1 {
+		t.Fatalf("Get(a) = %d in an unsorted dictionary", n)
+	}
+	for _, in := range []string{"d1:bi2e1:ai1e1:bi3ee", "d1:b0:1:a0:1:a0:e"} {
+		if _, err := lenient.Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), "duplicate") {
+			t.Errorf("lenient Parse(%q) = %v, want a duplicate key error", in, err)
+		}
 	}
 }
 

@@ -151,11 +151,10 @@ func (v Value) Entries() iter.Seq2[[]byte, Value] {
 // Invalid zero Value when v is not a dictionary or has no such key.
 func (v Value) Get(key string) Value {
 	for k, val := range v.Entries() {
+		// No early exit on a greater key: a dictionary parsed with
+		// AllowUnsortedKeys may hold its keys in any order.
 		if string(k) == key {
 			return val
-		}
-		if string(k) > key { // keys are sorted: it is not there
-			break
 		}
 	}
 	return Value{}
