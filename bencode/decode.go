@@ -45,25 +45,30 @@ func Parse(data []byte) (Value, error) {
 
 // Parse validates data as exactly one bencoded value and returns it.
 func (o Options) Parse(data []byte) (Value, error) {
-	if o.MaxDepth == 0 {
-		o.MaxDepth = DefaultMaxDepth
-	}
-	v := validator{data: data, Options: o}
-	end, err := v.value(0, 0)
+	v, end, err := o.ParsePrefix(data)
 	if err != nil {
 		return Value{}, err
 	}
 	if end != len(data) {
 		return Value{}, &SyntaxError{Offset: end, Msg: fmt.Sprintf("%d bytes after the end of the value", len(data)-end)}
 	}
-	return Value{raw: data}, nil
+	return v, nil
 }
 
-// ParsePrefix validates the bencoded value at the start of data and returns it
-// with the number of bytes it spans; the bytes after it are left alone. It is
-// for protocols that append a payload to a bencoded header (BEP 9).
+// ParsePrefix validates the bencoded value at the start of data with the
+// strict defaults and returns it with the number of bytes it spans; the bytes
+// after it are left alone. It is for protocols that append a payload to a
+// bencoded header (BEP 9).
 func ParsePrefix(data []byte) (Value, int, error) {
-	v := validator{data: data, Options: Options{MaxDepth: DefaultMaxDepth}}
+	return Options{}.ParsePrefix(data)
+}
+
+// ParsePrefix is the package-level ParsePrefix with these options.
+func (o Options) ParsePrefix(data []byte) (Value, int, error) {
+	if o.MaxDepth == 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	v := validator{data: data, Options: o}
 	end, err := v.value(0, 0)
 	if err != nil {
 		return Value{}, 0, err
