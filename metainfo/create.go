@@ -2,10 +2,7 @@ package metainfo
 
 import (
 	"context"
-	"crypto/sha1"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/btfs/btfs/bencode"
@@ -163,15 +161,10 @@ func collectFiles(root string) ([]sourceFile, bool, error) {
 	return files, false, nil
 }
 
-type hashJob struct {
-	index int
-	buf   []byte
-}
-
-// hashPieces reads the files once, in order, and hashes pieces on Workers
-// goroutines. Reading is sequential (what disks and page caches like best);
-// SHA-1 is the expensive part, so it is what runs in parallel. A fixed pool of
-// piece buffers bounds memory.
+// hashPieces hashes the pieces on Workers goroutines. Each worker claims the
+// next piece and hashes it straight from the memory-mapped file: no copy into a
+// buffer and no hand-off between a reader and the hashers, so every core spends
+// its time on SHA-1, and every byte is read once, in order.
 func hashPieces(ctx context.Context, files []sourceFile, total, pl int64, opts CreateOptions) ([]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -179,88 +172,51 @@ func hashPieces(ctx context.Context, files []sourceFile, total, pl int64, opts C
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	nbuf := max(minHashBuffers, min(buffersPerWorker*workers, int(hashBufferBudget/pl)))
-	free := make(chan []byte, nbuf)
-	for range nbuf {
-		free <- make([]byte, pl)
-	}
 	numPieces := int((total + pl - 1) / pl)
 	pieces := make([]byte, numPieces*HashSize)
-	jobs := make(chan hashJob, nbuf)
+	src := newPieceSource(files, pl)
+	defer src.closeAll()
 
-	var wg sync.WaitGroup
-	for range workers {
+	var (
+		next     atomic.Int64
+		done     atomic.Int64
+		progress sync.Mutex // serializes calls to opts.Progress
+		errOnce  sync.Once
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for range min(workers, numPieces) {
 		wg.Go(func() {
-			for j := range jobs {
-				sum := sha1.Sum(j.buf)
-				copy(pieces[j.index*HashSize:], sum[:])
-				free <- j.buf[:cap(j.buf)]
+			var buf []byte // for files that cannot be mapped
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= numPieces {
+					return
+				}
+				n := min(pl, total-int64(i)*pl)
+				sum, err := src.hash(i, n, &buf)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				copy(pieces[i*HashSize:], sum[:])
+				d := done.Add(n)
+				if opts.Progress != nil {
+					progress.Lock()
+					opts.Progress(d, total)
+					progress.Unlock()
+				}
 			}
 		})
 	}
-	err := readPieces(ctx, files, total, pl, free, jobs, opts.Progress)
-	close(jobs)
 	wg.Wait()
-	if err != nil {
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return pieces, nil
-}
-
-// readPieces fills piece buffers from the concatenated files and sends them
-// to the hashers.
-func readPieces(ctx context.Context, files []sourceFile, total, pl int64, free chan []byte, jobs chan<- hashJob, progress func(int64, int64)) error {
-	var (
-		cur   *os.File
-		left  int64 // bytes left in cur
-		next  int   // index of the next file to open
-		done  int64
-		index int
-	)
-	defer func() {
-		if cur != nil {
-			cur.Close()
-		}
-	}()
-	for done < total {
-		var buf []byte
-		select {
-		case buf = <-free:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		buf = buf[:min(pl, total-done)]
-		for n := 0; n < len(buf); {
-			for left == 0 {
-				if cur != nil {
-					cur.Close()
-					cur = nil
-				}
-				f, err := os.Open(files[next].abs)
-				if err != nil {
-					return fmt.Errorf("create: %w", err)
-				}
-				cur, left = f, files[next].length
-				next++
-			}
-			k := int(min(int64(len(buf)-n), left))
-			if _, err := io.ReadFull(cur, buf[n:n+k]); err != nil {
-				if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-					err = errors.New("file shrank while it was being hashed")
-				}
-				return fmt.Errorf("create: %s: %w", cur.Name(), err)
-			}
-			n += k
-			left -= int64(k)
-		}
-		jobs <- hashJob{index: index, buf: buf}
-		index++
-		done += int64(len(buf))
-		if progress != nil {
-			progress(done, total)
-		}
-	}
-	return nil
 }
 
 type fileDict struct {

@@ -130,3 +130,19 @@ func BenchmarkCreate(b *testing.B) {
 		}
 	}
 }
+
+// A file that shrinks after it was listed must give an error, not a crash:
+// reading past the end of a mapping faults.
+func TestCreateFileShrank(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, make([]byte, 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := newPieceSource([]sourceFile{{abs: p, path: []string{"f"}, length: 1 << 16}}, 1<<16)
+	defer src.closeAll()
+	var buf []byte
+	if _, err := src.hash(0, 1<<16, &buf); err == nil || !strings.Contains(err.Error(), "shrank") {
+		t.Fatalf("hash of a shrunken file: %v", err)
+	}
+}

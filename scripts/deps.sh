@@ -1,0 +1,40 @@
+# shellcheck shell=bash
+# Helpers shared by the scripts: install Debian packages for the commands the
+# tests and benchmarks use, only when a command is missing.
+
+# need_commands CMD:PACKAGE... installs the package of every missing command.
+# As root (CI, a fresh box) a failed install is fatal; otherwise the missing
+# commands are listed and the tests that need them skip with a message.
+need_commands() {
+	local missing=() pkgs=() pair
+	for pair in "$@"; do
+		command -v "${pair%%:*}" >/dev/null 2>&1 || { missing+=("${pair%%:*}"); pkgs+=("${pair##*:}"); }
+	done
+	[ ${#pkgs[@]} -eq 0 ] && return 0
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+			sudo=(sudo -n)
+		else
+			echo "missing: ${missing[*]} (install the Debian packages: ${pkgs[*]}); their tests will skip" >&2
+			return 0
+		fi
+	fi
+	echo "installing ${pkgs[*]} for ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null; then
+		"${sudo[@]}" apt-get update -q >/dev/null
+		"${sudo[@]}" apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null
+	fi
+	for pair in "$@"; do
+		command -v "${pair%%:*}" >/dev/null 2>&1 || { echo "still missing after install: ${pair%%:*}" >&2; return 1; }
+	done
+}
+
+# need_go makes the machine's Go visible to a non-login shell.
+need_go() {
+	if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+		export PATH="/usr/local/go/bin:$PATH"
+	fi
+	command -v go >/dev/null 2>&1 || { echo "Go is not installed (see README: Requirements)" >&2; return 1; }
+}

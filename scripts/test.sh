@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test of the project: installs the third-party clients the interop
+# tests run against (when missing), then go vet and go test -race.
+# Usage: scripts/test.sh [go test flags...]   e.g. scripts/test.sh -run Interop
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+
+need_go
+need_commands mktorrent:mktorrent transmission-show:transmission-cli transmission-create:transmission-cli
+
+# With the tools installed, an interop test that cannot find one is a failure,
+# not a skip.
+if command -v mktorrent >/dev/null && command -v transmission-show >/dev/null; then
+	export BTFS_REQUIRE_INTEROP=1
+fi
+
+echo "== go vet" >&2
+go vet ./...
+echo "== go test -race" >&2
+go test -race -timeout 20m "$@" ./...
