@@ -121,24 +121,27 @@ func sameShown(t *testing.T, what string, ours, theirs shown) {
 	}
 }
 
+// foreignTorrent makes a torrent of src with another client's tool (both
+// mktorrent and transmission-create take "-o FILE").
+func foreignTorrent(t *testing.T, src, tool string, args ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), tool+".torrent")
+	args = append(args, "-o", out, src)
+	if msg, err := exec.Command(requireTool(t, tool), args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", tool, err, msg)
+	}
+	return out
+}
+
 // TestInteropForeignTorrents: torrents made by mktorrent and transmission-create
 // parse, and btfs info agrees with transmission-show on each.
 func TestInteropForeignTorrents(t *testing.T) {
-	mktorrent := requireTool(t, "mktorrent")
-	tcreate := requireTool(t, "transmission-create")
 	for name := range fixtures {
 		t.Run(name, func(t *testing.T) {
 			src := makeFixture(t, name)
-			dir := t.TempDir()
-			mk := filepath.Join(dir, "mk.torrent")
-			if out, err := exec.Command(mktorrent, "-l", "15", "-a", "http://127.0.0.1:6969/announce", "-o", mk, src).CombinedOutput(); err != nil {
-				t.Fatalf("mktorrent: %v\n%s", err, out)
-			}
+			mk := foreignTorrent(t, src, "mktorrent", "-l", "15", "-a", "http://127.0.0.1:6969/announce")
 			sameShown(t, "mktorrent", ourInfo(t, mk), transmissionShow(t, mk))
-			tr := filepath.Join(dir, "tr.torrent")
-			if out, err := exec.Command(tcreate, "-s", "32", "-t", "http://127.0.0.1:6969/announce", "-o", tr, src).CombinedOutput(); err != nil {
-				t.Fatalf("transmission-create: %v\n%s", err, out)
-			}
+			tr := foreignTorrent(t, src, "transmission-create", "-s", "32", "-t", "http://127.0.0.1:6969/announce")
 			sameShown(t, "transmission-create", ourInfo(t, tr), transmissionShow(t, tr))
 		})
 	}
@@ -148,7 +151,6 @@ func TestInteropForeignTorrents(t *testing.T) {
 // by transmission-show, and their info dictionary is byte-identical to
 // mktorrent's for the same content and piece length.
 func TestInteropOurTorrents(t *testing.T) {
-	mktorrent := requireTool(t, "mktorrent")
 	for name := range fixtures {
 		t.Run(name, func(t *testing.T) {
 			src := makeFixture(t, name)
@@ -158,10 +160,7 @@ func TestInteropOurTorrents(t *testing.T) {
 				t.Fatalf("btfs create: %s", stderr)
 			}
 			sameShown(t, "btfs create", ourInfo(t, ours), transmissionShow(t, ours))
-			mk := filepath.Join(dir, "mk.torrent")
-			if out, err := exec.Command(mktorrent, "-l", "15", "-a", "http://127.0.0.1:6969/announce", "-o", mk, src).CombinedOutput(); err != nil {
-				t.Fatalf("mktorrent: %v\n%s", err, out)
-			}
+			mk := foreignTorrent(t, src, "mktorrent", "-l", "15", "-a", "http://127.0.0.1:6969/announce")
 			if a, b := ourInfo(t, ours).hash, ourInfo(t, mk).hash; a != b {
 				t.Errorf("info-hash %s, mktorrent's %s: the info dictionaries differ", a, b)
 			}
