@@ -1,0 +1,136 @@
+package picker
+
+import (
+	"slices"
+
+	"github.com/btfs/btfs/internal/bitfield"
+)
+
+// Pick appends to dst up to max blocks to request from peer, which has the
+// pieces in peerHas, following the rules in the package comment.
+func (p *Picker) Pick(dst []Block, peer int, peerHas bitfield.Bitfield, max int) []Block {
+	if max <= 0 {
+		return dst
+	}
+	want := len(dst) + max
+	canUse := func(i int) bool { return !p.have.Has(i) && p.priority[i] != None && peerHas.Has(i) }
+
+	// Rule 2: pieces above Normal, in their explicit order.
+	for _, i := range p.high {
+		if canUse(i) {
+			if dst = p.takeFresh(dst, i, peer, want); len(dst) == want {
+				return dst
+			}
+		}
+	}
+	// Rule 3: started Normal pieces, then the rest rarest first.
+	for _, i := range p.started {
+		if canUse(i) {
+			if dst = p.takeFresh(dst, i, peer, want); len(dst) == want {
+				return dst
+			}
+		}
+	}
+	if p.normalDirty {
+		p.rebuildNormal()
+	}
+	// Pieces leave the Normal order only by starting or being verified (a
+	// failed piece or a priority change rebuilds it), so a prefix of spent
+	// entries can be skipped for good.
+	for p.normalHead < len(p.normal) && p.spent(p.normal[p.normalHead]) {
+		p.normalHead++
+	}
+	for _, i := range p.normal[p.normalHead:] {
+		if p.spent(i) || !peerHas.Has(i) {
+			continue
+		}
+		if dst = p.takeFresh(dst, i, peer, want); len(dst) == want {
+			return dst
+		}
+	}
+	// Rule 4, endgame: duplicate requests, same order, for what is in flight.
+	for _, list := range [][]int{p.high, p.started} {
+		for _, i := range list {
+			if canUse(i) {
+				if dst = p.takeDuplicates(dst, i, peer, want); len(dst) == want {
+					return dst
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// takeFresh appends the blocks of piece i that nobody has been asked for.
+func (p *Picker) takeFresh(dst []Block, i, peer, want int) []Block {
+	st := p.activate(i)
+	if st.received == len(st.blocks) {
+		return dst
+	}
+	for j := range st.blocks {
+		bs := &st.blocks[j]
+		if bs.received || bs.nreq > 0 {
+			continue
+		}
+		bs.ask(peer)
+		if dst = append(dst, Block{Piece: i, Index: j}); len(dst) == want {
+			break
+		}
+	}
+	return dst
+}
+
+// takeDuplicates appends blocks of piece i in flight from other peers.
+func (p *Picker) takeDuplicates(dst []Block, i, peer, want int) []Block {
+	st := p.active[i]
+	if st == nil {
+		return dst
+	}
+	for j := range st.blocks {
+		bs := &st.blocks[j]
+		if bs.received || bs.nreq >= MaxDuplicates || bs.askedOf(peer) {
+			continue
+		}
+		bs.ask(peer)
+		if dst = append(dst, Block{Piece: i, Index: j}); len(dst) == want {
+			break
+		}
+	}
+	return dst
+}
+
+// activate returns the download state of piece i, creating it.
+func (p *Picker) activate(i int) *piece {
+	if st := p.active[i]; st != nil {
+		return st
+	}
+	st := &piece{blocks: make([]blockState, p.NumBlocks(i))}
+	p.active[i] = st
+	if p.priority[i] == Normal {
+		p.started = append(p.started, i)
+	}
+	return st
+}
+
+// spent reports whether a piece of the Normal order needs no fresh pick.
+func (p *Picker) spent(i int) bool {
+	_, started := p.active[i]
+	return started || p.have.Has(i) || p.priority[i] != Normal
+}
+
+// rebuildNormal sorts the Normal pieces we lack, rarest first.
+func (p *Picker) rebuildNormal() {
+	p.normal, p.normalHead = p.normal[:0], 0
+	for i, pr := range p.priority {
+		if pr == Normal && !p.have.Has(i) {
+			p.normal = append(p.normal, i)
+		}
+	}
+	slices.SortFunc(p.normal, func(a, b int) int {
+		if p.avail[a] != p.avail[b] {
+			return int(p.avail[a] - p.avail[b])
+		}
+		return int(p.order[a] - p.order[b])
+	})
+	p.normalDirty = false
+}

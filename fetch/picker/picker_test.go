@@ -1,0 +1,240 @@
+package picker
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/btfs/btfs/internal/bitfield"
+)
+
+const kib = 1 << 10
+
+func newPicker(pieceLen, length int64) *Picker {
+	return New(pieceLen, length, rand.New(rand.NewPCG(1, 1)))
+}
+
+func full(n int) bitfield.Bitfield {
+	bf := bitfield.New(n)
+	bf.SetAll()
+	return bf
+}
+
+func only(n int, pieces ...int) bitfield.Bitfield {
+	bf := bitfield.New(n)
+	for _, i := range pieces {
+		bf.Set(i)
+	}
+	return bf
+}
+
+func TestGeometry(t *testing.T) {
+	p := newPicker(64*kib, 64*kib*3+100)
+	if p.NumPieces() != 4 || p.NumBlocks(0) != 4 || p.NumBlocks(3) != 1 || p.PieceSize(3) != 100 {
+		t.Fatalf("pieces %d, blocks %d/%d, last %d", p.NumPieces(), p.NumBlocks(0), p.NumBlocks(3), p.PieceSize(3))
+	}
+	if b, l := p.BlockBounds(Block{Piece: 3, Index: 0}); b != 0 || l != 100 {
+		t.Fatalf("last block %d+%d", b, l)
+	}
+	if b, l := p.BlockBounds(Block{Piece: 1, Index: 2}); b != 32*kib || l != 16*kib {
+		t.Fatalf("block %d+%d", b, l)
+	}
+}
+
+func TestNothingWantedNothingPicked(t *testing.T) {
+	p := newPicker(32*kib, 320*kib)
+	if got := p.Pick(nil, 1, full(10), 10); len(got) != 0 {
+		t.Fatalf("picked %v with nothing wanted", got)
+	}
+	if !p.Complete() {
+		t.Fatal("nothing wanted should be complete")
+	}
+}
+
+func TestRarestFirst(t *testing.T) {
+	p := newPicker(16*kib, 16*kib*4)
+	p.WantAll()
+	// Pieces 0-3; availability: 0:3 peers, 1:1, 2:2, 3:2.
+	p.PeerBitfield(only(4, 0, 1, 2, 3))
+	p.PeerBitfield(only(4, 0, 2, 3))
+	p.PeerBitfield(only(4, 0))
+	got := p.Pick(nil, 7, full(4), 4)
+	if len(got) != 4 || got[0].Piece != 1 || got[3].Piece != 0 {
+		t.Fatalf("order %v, want piece 1 first and piece 0 last", got)
+	}
+}
+
+func TestOnlyPiecesThePeerHas(t *testing.T) {
+	p := newPicker(16*kib, 16*kib*4)
+	p.WantAll()
+	got := p.Pick(nil, 1, only(4, 2), 10)
+	if len(got) != 1 || got[0].Piece != 2 {
+		t.Fatalf("picked %v from a peer with only piece 2", got)
+	}
+}
+
+func TestStartedPiecesFirstAndNoDuplicatesBeforeEndgame(t *testing.T) {
+	p := newPicker(64*kib, 64*kib*3)
+	p.WantAll()
+	a := p.Pick(nil, 1, full(3), 2) // two blocks of some piece
+	b := p.Pick(nil, 2, full(3), 2) // the rest of the same piece
+	if a[0].Piece != b[0].Piece || b[0].Index != 2 {
+		t.Fatalf("peer 2 did not continue the started piece: %v then %v", a, b)
+	}
+	c := p.Pick(nil, 3, full(3), 8)
+	seen := map[Block]bool{}
+	for _, x := range slices.Concat(a, b, c) {
+		if seen[x] {
+			t.Fatalf("block %v requested twice before endgame", x)
+		}
+		seen[x] = true
+	}
+	if len(c) != 8 {
+		t.Fatalf("peer 3 got %d blocks, want the 8 left", len(c))
+	}
+}
+
+func TestEndgameDuplicates(t *testing.T) {
+	p := newPicker(32*kib, 32*kib)
+	p.WantAll()
+	first := p.Pick(nil, 1, full(1), 10)
+	second := p.Pick(nil, 2, full(1), 10)
+	third := p.Pick(nil, 3, full(1), 10)
+	if len(first) != 2 || len(second) != 2 || len(third) != 0 {
+		t.Fatalf("picks %v %v %v: want both blocks once more in endgame, and no third copy", first, second, third)
+	}
+	if again := p.Pick(nil, 1, full(1), 10); len(again) != 0 {
+		t.Fatalf("peer 1 asked twice for its own blocks: %v", again)
+	}
+	others, complete, ok := p.Received(first[0], 2)
+	if !ok || complete || !slices.Equal(others, []int{1}) {
+		t.Fatalf("Received = %v, %v, %v; want peer 1 to cancel", others, complete, ok)
+	}
+	if _, _, ok := p.Received(first[0], 1); ok {
+		t.Fatal("the late duplicate was accepted")
+	}
+	if _, complete, _ := p.Received(first[1], 1); !complete {
+		t.Fatal("piece not complete after both blocks")
+	}
+}
+
+func TestVerifiedAndFailed(t *testing.T) {
+	p := newPicker(32*kib, 64*kib)
+	p.WantAll()
+	blocks := p.Pick(nil, 1, full(2), 1)
+	rest := p.Pick(nil, 2, full(2), 1)
+	p.Received(blocks[0], 1)
+	_, complete, _ := p.Received(rest[0], 2)
+	if !complete {
+		t.Fatal("piece not complete")
+	}
+	piece := blocks[0].Piece
+	bad := p.Verified(piece, false)
+	slices.Sort(bad)
+	if !slices.Equal(bad, []int{1, 2}) {
+		t.Fatalf("contributors %v", bad)
+	}
+	if p.Have(piece) || p.Active(piece) {
+		t.Fatal("failed piece kept")
+	}
+	again := p.Pick(nil, 3, only(2, piece), 10)
+	if len(again) != 2 {
+		t.Fatalf("failed piece not picked again: %v", again)
+	}
+	for _, b := range again {
+		p.Received(b, 3)
+	}
+	p.Verified(piece, true)
+	if !p.Have(piece) || p.Missing() != 1 || p.Complete() {
+		t.Fatalf("have %v missing %d", p.Have(piece), p.Missing())
+	}
+}
+
+func TestUnrequestFreesTheBlock(t *testing.T) {
+	p := newPicker(16*kib, 16*kib)
+	p.WantAll()
+	b := p.Pick(nil, 1, full(1), 1)
+	if len(p.Pick(nil, 2, full(1), 1)) != 1 { // endgame duplicate
+		t.Fatal("no endgame duplicate")
+	}
+	p.Unrequest(b[0], 1)
+	p.Unrequest(b[0], 2)
+	if got := p.Pick(nil, 3, full(1), 1); len(got) != 1 {
+		t.Fatalf("unrequested block not picked again: %v", got)
+	}
+}
+
+func TestPriorities(t *testing.T) {
+	p := newPicker(16*kib, 16*kib*10)
+	p.WantAll()
+	p.SetPriority(7, Readahead)
+	p.SetPriority(5, Urgent)
+	p.SetPriority(6, Readahead)
+	p.SetPriority(2, None)
+	got := p.Pick(nil, 1, full(10), 3)
+	if got[0].Piece != 5 || got[1].Piece != 7 || got[2].Piece != 6 {
+		t.Fatalf("order %v, want 5 (urgent) then 7, 6 (readahead, first asked first)", got)
+	}
+	for _, b := range p.Pick(nil, 1, full(10), 100) {
+		if b.Piece == 2 {
+			t.Fatal("a piece of priority None was picked")
+		}
+	}
+	if p.Missing() != 9 {
+		t.Fatalf("missing %d, want 9", p.Missing())
+	}
+}
+
+func TestSetHaveAndForget(t *testing.T) {
+	p := newPicker(16*kib, 16*kib*3)
+	p.WantAll()
+	p.SetHave(0)
+	p.SetHave(1)
+	if p.Missing() != 1 || p.HaveCount() != 2 {
+		t.Fatalf("missing %d have %d", p.Missing(), p.HaveCount())
+	}
+	p.Forget(1)
+	got := p.Pick(nil, 1, full(3), 10)
+	if len(got) != 2 || p.Missing() != 2 {
+		t.Fatalf("after Forget: picked %v, missing %d", got, p.Missing())
+	}
+}
+
+func BenchmarkPick(b *testing.B) {
+	const n = 20000
+	p := New(256*kib, 256*kib*n, rand.New(rand.NewPCG(1, 2)))
+	p.WantAll()
+	peers := make([]bitfield.Bitfield, 30)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range peers {
+		peers[i] = bitfield.New(n)
+		for j := range n {
+			if rng.IntN(2) == 0 {
+				peers[i].Set(j)
+			}
+		}
+		p.PeerBitfield(peers[i])
+	}
+	buf := make([]Block, 0, 64)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		peer := i % len(peers)
+		buf = p.Pick(buf[:0], peer, peers[peer], 32)
+		for _, blk := range buf {
+			if _, complete, _ := p.Received(blk, peer); complete {
+				p.Verified(blk.Piece, true)
+			}
+		}
+		if p.Complete() {
+			b.StopTimer()
+			p = New(256*kib, 256*kib*n, rand.New(rand.NewPCG(1, 2)))
+			p.WantAll()
+			for _, bf := range peers {
+				p.PeerBitfield(bf)
+			}
+			b.StartTimer()
+		}
+		i++
+	}
+}
