@@ -1,0 +1,85 @@
+package tracker
+
+import "time"
+
+// Server limits. Each bounds what one request, or all of them together, can
+// make the tracker spend; a request over a limit is refused before it
+// changes any state.
+const (
+	// maxAnnounceQuery bounds an HTTP announce's query string. A real one,
+	// every byte of both hashes escaped, is under 400 bytes; 4 KiB leaves
+	// room for the extra parameters clients add and is cheap to refuse.
+	maxAnnounceQuery = 4 << 10
+
+	// maxScrapeQuery fits maxScrapeHashes info_hash parameters with every
+	// byte escaped (74 × 71 bytes), and little else.
+	maxScrapeQuery = 8 << 10
+
+	// maxScrapeHashes is the most hashes one scrape may name: what fits a
+	// BEP 15 scrape in one Ethernet frame (16 + 74×20 = 1496 bytes). HTTP
+	// uses the same, so a scrape costs the same on either transport.
+	maxScrapeHashes = 74
+
+	// maxParamName is the longest decoded parameter name compared against
+	// the ones we know (the longest, "downloaded" and "no_peer_id", have 10
+	// bytes); longer names are unknown and skipped.
+	maxParamName = 16
+
+	// maxIPParam bounds the ip parameter: the longest IPv6 literal has 45
+	// characters. We never resolve names, so nothing longer is useful.
+	maxIPParam = 64
+
+	// maxKeyParam bounds the key parameter; clients send 8 hex digits.
+	maxKeyParam = 64
+
+	// maxUDPRequest is the largest BEP 15 request: a scrape of
+	// maxScrapeHashes. Larger datagrams are dropped unread.
+	maxUDPRequest = udpHeaderLen + maxScrapeHashes*20
+
+	// maxUDPPeers4 and maxUDPPeers6 cap the peers in one UDP announce reply
+	// so it fits one packet without fragmentation: 20 + 200×6 bytes fits a
+	// 1500-byte Ethernet MTU, and 20 + 66×18 fits IPv6's 1280-byte minimum.
+	maxUDPPeers4 = 200
+	maxUDPPeers6 = 66
+
+	// udpConnIDWindow is the time slot a BEP 15 connection id is minted
+	// for. Ids from the current and the previous slot are accepted, so an id
+	// lives between one and two minutes: BEP 15's "a client may use it for
+	// one minute, a server accepts it for two".
+	udpConnIDWindow = time.Minute
+)
+
+// Server defaults for ServerOptions fields left zero.
+const (
+	defaultInterval           = 30 * time.Minute
+	defaultMinInterval        = 5 * time.Minute
+	defaultNumWant            = 50
+	defaultMaxNumWant         = 200
+	defaultMaxTorrents        = 100_000
+	defaultMaxPeers           = 1_000_000 // about 100 MB of peers at worst
+	defaultMaxPeersPerTorrent = 10_000
+)
+
+// Client limits.
+const (
+	// maxHTTPResponse bounds the body read from an HTTP tracker: 200 peers
+	// in the dictionary model take about 15 KB, so 1 MiB is generous and
+	// keeps a broken or hostile tracker from filling memory.
+	maxHTTPResponse = 1 << 20
+
+	// maxUDPResponse bounds a UDP reply: 20 + 18×450 bytes, more peers than
+	// any tracker sends in one packet.
+	maxUDPResponse = 8 << 10
+
+	// clientConnIDTTL is how long a client uses a BEP 15 connection id.
+	clientConnIDTTL = time.Minute
+
+	// maxCachedConnIDs bounds the client's connection id cache; a client
+	// talks to a handful of trackers, so overflowing it just starts over.
+	maxCachedConnIDs = 256
+
+	// defaultUDPTimeout and defaultUDPRetries are BEP 15's retransmission
+	// schedule: wait 15·2^n seconds after the n-th try, n up to 8.
+	defaultUDPTimeout = 15 * time.Second
+	defaultUDPRetries = 8
+)

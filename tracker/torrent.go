@@ -1,0 +1,114 @@
+package tracker
+
+// torrent holds one torrent's peers. Its lists are split by address family
+// and role so that counting seeders and leechers is free and a reply can be
+// drawn from exactly the lists it may contain; index finds a peer's slot so
+// that updates and removals are O(1) (removal swaps the last peer in).
+//
+// A torrent is guarded by its shard's mutex.
+type torrent struct {
+	lists      [2][2][]peer // [family][role]
+	index      map[endpoint]slot
+	downloaded int64 // completed events counted (scrape's "downloaded")
+}
+
+// peer is one stored announce: 48 bytes.
+type peer struct {
+	ep   endpoint
+	id   [20]byte
+	seen int64 // unix ns of the last announce
+}
+
+// slot is where a peer sits in torrent.lists.
+type slot struct {
+	fam, role uint8
+	i         int32
+}
+
+// Roles, as indexes of torrent.lists.
+const (
+	leecher = 0
+	seeder  = 1
+)
+
+func roleOf(isSeeder bool) uint8 {
+	if isSeeder {
+		return seeder
+	}
+	return leecher
+}
+
+func newTorrent() *torrent {
+	return &torrent{index: make(map[endpoint]slot)}
+}
+
+func (t *torrent) count(role uint8) int {
+	return len(t.lists[fam4][role]) + len(t.lists[fam6][role])
+}
+
+// result returns the counts for a reply; t may be nil (an unknown torrent).
+func (t *torrent) result(dst []peer) swarmResult {
+	if t == nil {
+		return swarmResult{peers: dst}
+	}
+	return swarmResult{seeders: t.count(seeder), leechers: t.count(leecher), peers: dst}
+}
+
+func (t *torrent) insert(p peer, role uint8) {
+	fam := uint8(p.ep.family())
+	l := &t.lists[fam][role]
+	t.index[p.ep] = slot{fam: fam, role: role, i: int32(len(*l))}
+	*l = append(*l, p)
+}
+
+// update refreshes the peer at s, moving it to the other list if its role
+// changed (a leecher that finished).
+func (t *torrent) update(s slot, p peer, role uint8) {
+	if s.role == role {
+		t.lists[s.fam][s.role][s.i] = p
+		return
+	}
+	t.removeAt(s)
+	t.insert(p, role)
+}
+
+// remove drops the peer at ep and reports whether there was one.
+func (t *torrent) remove(ep endpoint) bool {
+	s, ok := t.index[ep]
+	if !ok {
+		return false
+	}
+	t.removeAt(s)
+	return true
+}
+
+func (t *torrent) removeAt(s slot) {
+	l := &t.lists[s.fam][s.role]
+	delete(t.index, (*l)[s.i].ep)
+	last := len(*l) - 1
+	if int(s.i) != last {
+		(*l)[s.i] = (*l)[last]
+		t.index[(*l)[s.i].ep] = s
+	}
+	(*l)[last] = peer{}
+	*l = (*l)[:last]
+}
+
+// expire drops the peers last seen before cutoff and returns how many.
+func (t *torrent) expire(cutoff int64) int {
+	n := 0
+	for fam := range t.lists {
+		for role := range t.lists[fam] {
+			l := &t.lists[fam][role]
+			for i := 0; i < len(*l); {
+				if (*l)[i].seen >= cutoff {
+					i++
+					continue
+				}
+				t.removeAt(slot{fam: uint8(fam), role: uint8(role), i: int32(i)})
+				n++ // the last peer moved into i: look at i again
+			}
+		}
+	}
+	return n
+}
