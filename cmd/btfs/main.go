@@ -91,6 +91,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			createCommand(),
 			infoCommand(),
+			getCommand(),
+			seedCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err} },
 		// Errors are printed once, by run, which also picks the exit code.

@@ -37,6 +37,13 @@ func (p *progress) Set(done int64) {
 	}
 }
 
+// Describe changes the text before the bar.
+func (p *progress) Describe(s string) {
+	if p.bar != nil {
+		p.bar.Describe(s)
+	}
+}
+
 // Finish clears the bar.
 func (p *progress) Finish() {
 	if p.bar != nil {

@@ -185,6 +185,36 @@ func (p *Picker) deactivate(i int) {
 	p.started = slices.DeleteFunc(p.started, func(x int) bool { return x == i })
 }
 
+// Senders returns, for each block of piece i, the peer whose copy was kept
+// (-1 for blocks not received); nil when the piece is not being downloaded.
+func (p *Picker) Senders(i int) []int {
+	st := p.active[i]
+	if st == nil {
+		return nil
+	}
+	out := make([]int, len(st.blocks))
+	for j, bs := range st.blocks {
+		out[j] = -1
+		if bs.received {
+			out[j] = int(bs.from)
+		}
+	}
+	return out
+}
+
+// SentAny reports whether peer sent a block of a piece still being
+// downloaded (so it may yet be blamed for a bad piece).
+func (p *Picker) SentAny(peer int) bool {
+	for _, st := range p.active {
+		for _, bs := range st.blocks {
+			if bs.received && int(bs.from) == peer {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Active reports whether piece i is being downloaded (some block requested
 // or received).
 func (p *Picker) Active(i int) bool {

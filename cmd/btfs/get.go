@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/btfs/btfs/filestore"
+	"github.com/btfs/btfs/internal/bytesize"
+	"github.com/btfs/btfs/metainfo"
+	"github.com/urfave/cli/v2"
+)
+
+func getCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "get",
+		Usage:     "download a whole torrent into a directory",
+		ArgsUsage: "FILE.torrent",
+		Description: "Downloads every piece from the peers the torrent's trackers name, verifying each against its\n" +
+			"SHA-1, into DIR with the files laid out as in the torrent. Data already in DIR is checked first\n" +
+			"and kept (resume). Exits 0 when the download is complete; with --seed, keeps seeding until\n" +
+			"interrupted (Ctrl-C).",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: ".", Usage: "download into `DIR`"},
+			&cli.BoolFlag{Name: "seed", Usage: "keep seeding after the download completes, until interrupted"},
+		}, swarmFlags()...),
+		Action: runGet,
+	}
+}
+
+func runGet(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef(c, "get needs exactly one FILE.torrent, got %d arguments", c.NArg())
+	}
+	log := logger(c)
+	mi, err := metainfo.Load(c.Args().First())
+	if err != nil {
+		return err
+	}
+	store := filestore.Open(c.String("output"), &mi.Info, true)
+	defer store.Close()
+	have, err := checkStorage(c, mi, store)
+	if err != nil {
+		return err
+	}
+	if n := have.Have.Count(); n > 0 {
+		log.Info("resuming", "pieces", n, "of", mi.Info.NumPieces())
+	}
+	ln, err := listen(c, log)
+	if err != nil {
+		return err
+	}
+	t := newTorrent(c, mi, store, have, ln, true, log)
+	stop := runAll(c.Context, ln, t)
+	defer stop()
+
+	bar := newProgress(c.App.ErrWriter, mi.Info.Length, mi.Info.Name)
+	ticker := time.NewTicker(500 * time.Millisecond)
+	defer ticker.Stop()
+	start := time.Now()
+	for done := false; !done; {
+		select {
+		case <-c.Context.Done():
+			bar.Finish()
+			return fmt.Errorf("interrupted; run the same command again to resume")
+		case <-t.Done():
+			done = true
+		case <-ticker.C:
+			if s, err := t.Stats(c.Context); err == nil {
+				bar.Describe(fmt.Sprintf("%s  %d peers", mi.Info.Name, s.Peers))
+				bar.Set(s.Length - s.Left)
+			}
+		}
+	}
+	bar.Finish()
+	if err := store.Finish(); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	s, _ := t.Stats(c.Context)
+	fmt.Fprintf(c.App.Writer, "%s: complete, %s downloaded in %s (%s/s)\n", mi.Info.Name,
+		bytesize.Format(s.Downloaded), elapsed.Round(time.Millisecond), bytesize.Format(int64(float64(s.Downloaded)/max(elapsed.Seconds(), 0.001))))
+	if c.Bool("seed") {
+		log.Info("seeding; Ctrl-C to stop", "port", ln.Port())
+		<-c.Context.Done()
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/btfs/btfs/fetch"
+	"github.com/btfs/btfs/filestore"
+	"github.com/btfs/btfs/metainfo"
+	"github.com/urfave/cli/v2"
+)
+
+func seedCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "seed",
+		Usage:     "serve complete torrents to the swarm",
+		ArgsUsage: "FILE.torrent...",
+		Description: "Checks the data of each torrent under DIR (laid out as in the torrent, as 'btfs get' leaves it),\n" +
+			"then announces to the trackers and serves every peer that asks, on one port, until interrupted.\n" +
+			"Missing or wrong data is an error that names the first bad piece and its file.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "data", Aliases: []string{"d"}, Value: ".", Usage: "the torrents' data lives under `DIR`"},
+		}, swarmFlags()...),
+		Action: runSeed,
+	}
+}
+
+func runSeed(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usagef(c, "seed needs at least one FILE.torrent")
+	}
+	log := logger(c)
+	var torrents []*fetch.Torrent
+	var stores []*filestore.Store
+	defer func() {
+		for _, s := range stores {
+			s.Close()
+		}
+	}()
+	ln, err := listen(c, log)
+	if err != nil {
+		return err
+	}
+	for _, path := range c.Args().Slice() {
+		mi, err := metainfo.Load(path)
+		if err != nil {
+			return err
+		}
+		store := filestore.Open(c.String("data"), &mi.Info, false)
+		stores = append(stores, store)
+		have, err := checkStorage(c, mi, store)
+		if err != nil {
+			return err
+		}
+		if have.FirstBad >= 0 {
+			return fmt.Errorf("%s: %s", filepath.Base(path), describeBadPiece(mi, store, have))
+		}
+		torrents = append(torrents, newTorrent(c, mi, store, have, ln, false, log))
+		log.Info("seeding", "name", mi.Info.Name, "info_hash", mi.InfoHash)
+	}
+	stop := runAll(c.Context, ln, torrents...)
+	defer stop()
+	fmt.Fprintf(c.App.ErrWriter, "seeding %d torrent(s) on port %d; Ctrl-C to stop\n", len(torrents), ln.Port())
+	<-c.Context.Done()
+	return nil
+}
+
+// describeBadPiece names the first bad piece and the file it starts in.
+func describeBadPiece(mi *metainfo.MetaInfo, store *filestore.Store, have fetch.CheckResult) string {
+	i := have.FirstBad
+	fi := mi.Info.FileAt(mi.Info.PieceOffset(i))
+	return fmt.Sprintf("piece %d of %d (in %s at byte %d) is missing or wrong: %v; %d of %d pieces are good",
+		i, mi.Info.NumPieces(), store.Path(fi), mi.Info.PieceOffset(i)-mi.Info.Files[fi].Offset, have.BadErr,
+		have.Have.Count(), mi.Info.NumPieces())
+}

@@ -1,0 +1,134 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/btfs/btfs/fetch/picker"
+	"github.com/btfs/btfs/wire"
+)
+
+// queueDepth is how many requests to keep in flight to p.
+func (p *peer) queueDepth() int {
+	d := int(p.downRate.perSec * requestQueueTime.Seconds() / wire.BlockSize)
+	return max(minQueue, min(d, p.reqq, maxQueue))
+}
+
+// request tops up p's pipeline of requests.
+func (t *Torrent) request(p *peer) {
+	if p.peerChoking || !p.amInterested || p.snubbed {
+		return
+	}
+	need := p.queueDepth() - len(p.inflight)
+	if need <= 0 {
+		return
+	}
+	t.pickBuf = t.picker.Pick(t.pickBuf[:0], p.id, p.has, need)
+	now := time.Now()
+	for _, b := range t.pickBuf {
+		begin, length := t.picker.BlockBounds(b)
+		p.inflight[b] = now
+		p.c.out.send(wire.Message{ID: wire.Request, Index: uint32(b.Piece), Begin: uint32(begin), Length: uint32(length)})
+	}
+	if len(t.pickBuf) == 0 && len(p.inflight) == 0 {
+		t.updateInterest(p)
+	}
+}
+
+// onBlock takes a piece message: the block is kept if we asked for it and
+// still need it, and a complete piece goes to the verifiers.
+func (t *Torrent) onBlock(p *peer, msg wire.Message, data []byte) {
+	b := picker.Block{Piece: int(msg.Index), Index: int(msg.Begin / wire.BlockSize)}
+	begin, length := t.picker.BlockBounds(b)
+	if _, asked := p.inflight[b]; !asked || int64(msg.Begin) != begin || int64(len(data)) != length {
+		t.blocks.put(data)
+		if p.unrequested++; p.unrequested > maxUnrequested {
+			t.dropPeer(p, fmt.Errorf("sent %d blocks we did not ask for", p.unrequested))
+		}
+		return
+	}
+	delete(p.inflight, b)
+	now := time.Now()
+	p.lastBlock, p.snubbed = now, false
+	p.downloaded += int64(len(data))
+	t.downloaded.Add(int64(len(data)))
+
+	others, complete, ok := t.picker.Received(b, p.id)
+	for _, id := range others { // endgame: the other copies are no longer needed
+		if q := t.peerByPickerID(id); q != nil {
+			delete(q.inflight, b)
+			q.c.out.send(wire.Message{ID: wire.Cancel, Index: msg.Index, Begin: msg.Begin, Length: uint32(length)})
+		}
+	}
+	if !ok {
+		t.blocks.put(data)
+		t.request(p)
+		return
+	}
+	blocks := t.pieces[b.Piece]
+	if blocks == nil {
+		blocks = make([][]byte, t.picker.NumBlocks(b.Piece))
+		t.pieces[b.Piece] = blocks
+	}
+	blocks[b.Index] = data
+	if complete {
+		delete(t.pieces, b.Piece)
+		t.verify(b.Piece, blocks)
+	}
+	t.request(p)
+}
+
+func (t *Torrent) peerByPickerID(id int) *peer {
+	for p := range t.peers {
+		if p.id == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// releaseBlocks returns a piece's block buffers to the pool.
+func (t *Torrent) releaseBlocks(blocks [][]byte) {
+	for _, b := range blocks {
+		if b != nil {
+			t.blocks.put(b)
+		}
+	}
+}
+
+var errSnubbed = errors.New("snubbed")
+
+// onTick does the periodic work: rates, snubbing, topping up pipelines,
+// connecting to more peers.
+func (t *Torrent) onTick(ctx context.Context, now time.Time) {
+	for p := range t.peers {
+		p.downRate.update(p.downloaded, tick)
+		p.upRate.update(p.uploaded.Load(), tick)
+		if len(p.inflight) > 0 && now.Sub(p.lastBlock) > t.cfg.SnubTimeout && !p.snubbed {
+			// Its requests go to others; it may earn them back by sending.
+			p.snubbed = true
+			for b := range p.inflight {
+				t.picker.Unrequest(b, p.id)
+				delete(p.inflight, b)
+			}
+			t.log.Debug("peer snubbed", "peer", p.c.addr)
+		}
+		if p.snubbed && now.Sub(p.lastBlock) > 3*t.cfg.SnubTimeout {
+			t.dropPeer(p, errSnubbed)
+			continue
+		}
+		if p.snubbed && len(p.inflight) == 0 && !p.peerChoking && p.amInterested {
+			// One request at a time lets a snubbed peer prove itself.
+			t.pickBuf = t.picker.Pick(t.pickBuf[:0], p.id, p.has, 1)
+			for _, b := range t.pickBuf {
+				begin, length := t.picker.BlockBounds(b)
+				p.inflight[b] = now
+				p.c.out.send(wire.Message{ID: wire.Request, Index: uint32(b.Piece), Begin: uint32(begin), Length: uint32(length)})
+			}
+		}
+		t.request(p)
+	}
+	t.dialMore(ctx)
+}

@@ -1,0 +1,111 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/btfs/btfs/metainfo"
+	"github.com/btfs/btfs/wire"
+)
+
+// maxPendingHandshakes bounds incoming connections still handshaking, so a
+// flood of silent connections cannot exhaust goroutines or descriptors.
+const maxPendingHandshakes = 64
+
+// Listener accepts incoming peer connections on one port for any number of
+// torrents and routes each to its torrent by info-hash.
+type Listener struct {
+	ln  net.Listener
+	log *slog.Logger
+
+	mu       sync.Mutex // guards torrents
+	torrents map[metainfo.Hash]*Torrent
+}
+
+// Listen opens a TCP listener on addr (":6881", "127.0.0.1:0").
+func Listen(addr string, log *slog.Logger) (*Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Listener{ln: ln, log: log, torrents: map[metainfo.Hash]*Torrent{}}, nil
+}
+
+// Port is the port the listener is bound to.
+func (l *Listener) Port() int { return l.ln.Addr().(*net.TCPAddr).Port }
+
+// Addr is the listener's address.
+func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+
+// Add routes connections for t's info-hash to t.
+func (l *Listener) Add(t *Torrent) {
+	l.mu.Lock()
+	l.torrents[t.cfg.InfoHash] = t
+	l.mu.Unlock()
+}
+
+// Remove stops routing connections to the torrent with hash h.
+func (l *Listener) Remove(h metainfo.Hash) {
+	l.mu.Lock()
+	delete(l.torrents, h)
+	l.mu.Unlock()
+}
+
+// Serve accepts connections until ctx ends; it closes the listener and
+// waits for the handshakes in progress before returning.
+func (l *Listener) Serve(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stop := context.AfterFunc(ctx, func() { l.ln.Close() })
+	defer stop()
+	slots := make(chan struct{}, maxPendingHandshakes)
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			nc.Close() // too many handshakes at once
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			l.handshake(ctx, nc)
+		})
+	}
+}
+
+func (l *Listener) handshake(ctx context.Context, nc net.Conn) {
+	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	reserved, hash, err := wire.ReadHandshakeStart(nc)
+	if err != nil {
+		l.log.Debug("incoming handshake failed", "peer", nc.RemoteAddr(), "err", err)
+		nc.Close()
+		return
+	}
+	l.mu.Lock()
+	t := l.torrents[hash]
+	l.mu.Unlock()
+	if t == nil {
+		l.log.Debug("incoming connection for an unknown torrent", "peer", nc.RemoteAddr(), "info_hash", hash)
+		nc.Close()
+		return
+	}
+	t.Accept(ctx, nc, reserved)
+}

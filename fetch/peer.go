@@ -1,0 +1,225 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/btfs/btfs/fetch/picker"
+	"github.com/btfs/btfs/internal/bitfield"
+	"github.com/btfs/btfs/wire"
+)
+
+// Request pipelining: how much to keep in flight per peer. The depth follows
+// the peer's rate so that requestQueueTime worth of data is always asked for
+// (a fast loopback peer gets hundreds of requests, a slow one a few).
+const (
+	minQueue         = 16
+	maxQueue         = 500
+	requestQueueTime = 2 * time.Second
+	// maxUnrequested is how many blocks a peer may send that we did not ask
+	// for (or already cancelled) before it is dropped: a few arrive after
+	// every cancel, a flood is an attack on our memory.
+	maxUnrequested = 64
+)
+
+// peer is the loop's view of one connection. Fields are owned by the loop,
+// except the atomic counter that the writer goroutine updates.
+type peer struct {
+	id  int // the picker's name for this peer
+	c   *conn
+	has bitfield.Bitfield
+
+	amChoking, amInterested     bool
+	peerChoking, peerInterested bool
+	snubbed                     bool
+
+	inflight    map[picker.Block]time.Time // our requests, not yet answered
+	lastBlock   time.Time
+	connectedAt time.Time
+	reqq        int // how many requests the peer accepts (extension handshake)
+	unrequested int
+	strikes     int
+
+	downloaded       int64        // loop-owned
+	uploaded         atomic.Int64 // written by the writer goroutine
+	downRate, upRate rate
+}
+
+// addConn starts a handshaken connection's goroutines and greets the peer.
+func (t *Torrent) addConn(ctx context.Context, c *conn) {
+	if len(t.peers) >= t.cfg.MaxPeers || t.byID[c.id] != nil || t.banned[c.addr] {
+		c.close()
+		return
+	}
+	now := time.Now()
+	p := &peer{
+		id: t.nextPeerID, c: c, has: bitfield.New(t.info.NumPieces()),
+		amChoking: true, peerChoking: true,
+		inflight: map[picker.Block]time.Time{}, connectedAt: now, lastBlock: now, reqq: maxQueue,
+	}
+	t.nextPeerID++
+	t.addrOf[p.id] = c.addr
+	t.peers[p] = struct{}{}
+	t.byID[c.id] = p
+	if cand := t.candidates[c.addr]; cand != nil {
+		cand.connected = true
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	c.cancel = cancel
+	t.wg.Add(2)
+	go func() { defer t.wg.Done(); t.readLoop(pctx, p, wire.NewReader(c, t.info.NumPieces())) }()
+	go func() { defer t.wg.Done(); t.writeLoop(pctx, p, wire.NewWriter(c)) }()
+
+	if (wire.Handshake{Reserved: c.reserved}).SupportsExtensions() {
+		hs := wire.ExtendedHandshake{M: map[string]int{}, Port: t.cfg.ListenPort, Version: "btfs", ReqQ: maxUploadQueue}
+		if payload, err := hs.Encode(); err == nil {
+			c.out.send(wire.Message{ID: wire.Extended, ExtendedID: 0, Payload: payload})
+		}
+	}
+	if t.picker.HaveCount() > 0 {
+		c.out.send(wire.Message{ID: wire.Bitfield, Bitfield: t.picker.Bitfield().Bytes()})
+	}
+	t.log.Debug("peer connected", "peer", c.addr, "incoming", c.incoming, "peers", len(t.peers))
+	t.maybeUnchokeNew()
+}
+
+// dropPeer closes a peer and gives its requests back to the picker.
+func (t *Torrent) dropPeer(p *peer, why error) {
+	if _, ok := t.peers[p]; !ok {
+		return
+	}
+	p.c.close()
+	delete(t.peers, p)
+	if t.byID[p.c.id] == p {
+		delete(t.byID, p.c.id)
+	}
+	for b := range p.inflight {
+		t.picker.Unrequest(b, p.id)
+	}
+	t.picker.PeerGone(p.has)
+	if !t.picker.SentAny(p.id) {
+		delete(t.addrOf, p.id) // nothing of it left to blame
+	}
+	if cand := t.candidates[p.c.addr]; cand != nil {
+		cand.connected = false
+		cand.failed(time.Now())
+	}
+	t.log.Log(context.Background(), levelFor(why), "peer gone", "peer", p.c.addr, "err", why)
+}
+
+// handlePeerMsg applies one message from a peer.
+func (t *Torrent) handlePeerMsg(m peerMsg) {
+	p := m.p
+	if _, ok := t.peers[p]; !ok {
+		if m.block != nil {
+			t.blocks.put(m.block)
+		}
+		return
+	}
+	if m.err != nil {
+		t.dropPeer(p, m.err)
+		return
+	}
+	msg := m.msg
+	switch msg.ID {
+	case wire.Choke:
+		p.peerChoking = true
+		for b := range p.inflight { // BEP 3: a choke discards our requests
+			t.picker.Unrequest(b, p.id)
+			delete(p.inflight, b)
+		}
+	case wire.Unchoke:
+		p.peerChoking = false
+		t.request(p)
+	case wire.Interested:
+		p.peerInterested = true
+		t.maybeUnchokeNew()
+	case wire.NotInterested:
+		p.peerInterested = false
+	case wire.Have:
+		t.onHave(p, int(msg.Index))
+	case wire.Bitfield:
+		t.onBitfield(p, msg.Bitfield)
+	case wire.Request:
+		t.onRequest(p, msg)
+	case wire.Cancel:
+		p.c.out.cancelUpload(upload{piece: int(msg.Index), begin: msg.Begin, length: msg.Length})
+	case wire.Piece:
+		t.onBlock(p, msg, m.block)
+	case wire.Extended:
+		if msg.ExtendedID == 0 {
+			if hs, err := wire.ParseExtendedHandshake(msg.Payload); err == nil && hs.ReqQ > 0 {
+				p.reqq = min(hs.ReqQ, maxQueue)
+			}
+		}
+	}
+}
+
+func (t *Torrent) onHave(p *peer, i int) {
+	if p.has.Has(i) {
+		return
+	}
+	p.has.Set(i)
+	t.picker.PeerHave(i)
+	if !p.amInterested && t.wants(i) {
+		t.setInterested(p, true)
+	}
+	t.request(p)
+}
+
+func (t *Torrent) onBitfield(p *peer, b []byte) {
+	bf, err := bitfield.FromBytes(b, t.info.NumPieces())
+	if err != nil || p.has.Count() > 0 {
+		t.dropPeer(p, errors.Join(errors.New("bad bitfield"), err))
+		return
+	}
+	p.has = bf
+	t.picker.PeerBitfield(bf)
+	t.updateInterest(p)
+	t.request(p)
+}
+
+// wants reports whether we would download piece i.
+func (t *Torrent) wants(i int) bool {
+	return !t.picker.Have(i) && t.picker.Priority(i) != picker.None
+}
+
+// updateInterest tells the peer whether it has anything we want.
+func (t *Torrent) updateInterest(p *peer) {
+	interested := false
+	for i := range t.info.NumPieces() {
+		if p.has.Has(i) && t.wants(i) {
+			interested = true
+			break
+		}
+	}
+	t.setInterested(p, interested)
+}
+
+func (t *Torrent) setInterested(p *peer, v bool) {
+	if p.amInterested == v {
+		return
+	}
+	p.amInterested = v
+	id := wire.NotInterested
+	if v {
+		id = wire.Interested
+	}
+	p.c.out.send(wire.Message{ID: id})
+}
+
+// levelFor logs ordinary disconnections at debug level, protocol
+// violations and bans at info.
+func levelFor(err error) slog.Level {
+	var ne net.Error
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.As(err, &ne):
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
+}

@@ -1,0 +1,278 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/btfs/btfs/fetch/choke"
+	"github.com/btfs/btfs/fetch/picker"
+	"github.com/btfs/btfs/internal/bitfield"
+	"github.com/btfs/btfs/metainfo"
+	"github.com/btfs/btfs/tracker"
+	"github.com/btfs/btfs/wire"
+)
+
+// Limits with reasons.
+const (
+	// DefaultMaxPeers bounds connections per torrent: enough for a healthy
+	// swarm's throughput, few enough that per-peer state stays small.
+	DefaultMaxPeers = 60
+	// maxDialing bounds connection attempts in flight at once.
+	maxDialing = 16
+	// DefaultSnubTimeout: a peer with requests outstanding that sends no
+	// block for this long loses its requests to other peers.
+	DefaultSnubTimeout = 20 * time.Second
+	// maxStrikes is how many failed pieces a peer may contribute to before
+	// it is banned when no finer evidence (smart ban) singles it out.
+	maxStrikes = 3
+	// tick paces the loop's periodic work: rates, snubbing, dialing.
+	tick = time.Second
+)
+
+// Config describes a torrent to download or seed.
+type Config struct {
+	Info     *metainfo.Info
+	InfoHash metainfo.Hash
+	PeerID   wire.PeerID
+	Storage  Storage
+	// Have lists the pieces Storage already holds, verified (from Check or
+	// from the cache's index); nil means none.
+	Have bitfield.Bitfield
+	// WantAll downloads every piece (btfs get); otherwise nothing is fetched
+	// unless asked for (the mount).
+	WantAll bool
+	// Trackers are announced to (BEP 12 tiers); peers they return are dialed.
+	Trackers [][]string
+	// ListenPort is the port other peers reach us on (announced, and used to
+	// skip ourselves in tracker answers).
+	ListenPort   int
+	MaxPeers     int           // 0: DefaultMaxPeers
+	SnubTimeout  time.Duration // 0: DefaultSnubTimeout
+	UnchokeSlots int           // 0: choke.DefaultSlots
+	Logger       *slog.Logger
+	// Dial opens outgoing connections; nil uses a net.Dialer with a timeout.
+	Dial func(ctx context.Context, addr netip.AddrPort) (net.Conn, error)
+}
+
+// Torrent is one torrent's swarm engine. Create it with New, start Run, and
+// feed it peers (AddPeers) and incoming connections (Accept).
+type Torrent struct {
+	cfg    Config
+	log    *slog.Logger
+	info   *metainfo.Info
+	blocks *blockPool
+
+	// Channels into the loop.
+	peerMsgs chan peerMsg
+	conns    chan *conn
+	dialEnd  chan dialResult
+	verified chan verifyResult
+	addPeers chan []netip.AddrPort
+	queries  chan func()
+
+	// Counters shared with other goroutines.
+	uploaded, downloaded atomic.Int64
+	left                 atomic.Int64       // bytes of wanted pieces not yet verified
+	done                 chan struct{}      // closed when every wanted piece is verified
+	announcer            *tracker.Announcer // set before Run's goroutines start; nil without trackers
+
+	// Loop-owned state (only the Run goroutine touches these).
+	picker     *picker.Picker
+	choker     *choke.Choker
+	peers      map[*peer]struct{}
+	byID       map[wire.PeerID]*peer
+	nextPeerID int
+	addrOf     map[int]netip.AddrPort // picker peer id -> address, for blame
+	candidates map[netip.AddrPort]*candidate
+	dialing    int
+	pieces     map[int][][]byte // blocks of pieces being downloaded
+	suspects   map[int][]blockRecord
+	banned     map[netip.AddrPort]bool
+	verifyQ    chan verifyJob
+	doneClosed bool
+	pickBuf    []picker.Block
+
+	wg sync.WaitGroup // peer, dial and verifier goroutines
+}
+
+// New prepares a torrent; nothing runs until Run.
+func New(cfg Config) *Torrent {
+	if cfg.MaxPeers == 0 {
+		cfg.MaxPeers = DefaultMaxPeers
+	}
+	if cfg.SnubTimeout == 0 {
+		cfg.SnubTimeout = DefaultSnubTimeout
+	}
+	if cfg.UnchokeSlots == 0 {
+		cfg.UnchokeSlots = choke.DefaultSlots
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	seed := rand.Uint64()
+	t := &Torrent{
+		cfg: cfg, info: cfg.Info, blocks: newBlockPool(),
+		log:        cfg.Logger.With("torrent", cfg.InfoHash.String()[:8]),
+		peerMsgs:   make(chan peerMsg, 256),
+		conns:      make(chan *conn),
+		dialEnd:    make(chan dialResult),
+		verified:   make(chan verifyResult),
+		addPeers:   make(chan []netip.AddrPort, 4),
+		queries:    make(chan func()),
+		done:       make(chan struct{}),
+		picker:     picker.New(cfg.Info.PieceLength, cfg.Info.Length, rand.New(rand.NewPCG(seed, 1))),
+		choker:     choke.New(cfg.UnchokeSlots, rand.New(rand.NewPCG(seed, 2))),
+		peers:      map[*peer]struct{}{},
+		byID:       map[wire.PeerID]*peer{},
+		addrOf:     map[int]netip.AddrPort{},
+		candidates: map[netip.AddrPort]*candidate{},
+		pieces:     map[int][][]byte{},
+		suspects:   map[int][]blockRecord{},
+		banned:     map[netip.AddrPort]bool{},
+	}
+	if cfg.Have.Len() == cfg.Info.NumPieces() {
+		for i := range cfg.Info.NumPieces() {
+			if cfg.Have.Has(i) {
+				t.picker.SetHave(i)
+			}
+		}
+	}
+	if cfg.WantAll {
+		t.picker.WantAll()
+	}
+	return t
+}
+
+// Done is closed when every wanted piece is verified and stored.
+func (t *Torrent) Done() <-chan struct{} { return t.done }
+
+// AddPeers offers addresses to connect to (from trackers, or tests).
+func (t *Torrent) AddPeers(ctx context.Context, addrs []netip.AddrPort) {
+	select {
+	case t.addPeers <- addrs:
+	case <-ctx.Done():
+	}
+}
+
+// errStopped is returned by queries made after Run has returned.
+var errStopped = errors.New("fetch: torrent stopped")
+
+// do runs f on the loop goroutine and waits for it.
+func (t *Torrent) do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case t.queries <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run is the event loop. It returns when ctx ends, after closing every
+// connection and waiting for the goroutines it started.
+func (t *Torrent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		for p := range t.peers {
+			p.c.close()
+		}
+		t.drainUntilIdle()
+		for _, blocks := range t.pieces {
+			t.releaseBlocks(blocks)
+		}
+	}()
+	t.startVerifiers(ctx)
+	t.updateLeft()
+	t.startAnnouncer(ctx)
+	t.checkDone()
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	chokeEvery := int(choke.RoundInterval / tick)
+	for ticks := 0; ; {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-t.peerMsgs:
+			t.handlePeerMsg(m)
+		case c := <-t.conns:
+			t.addConn(ctx, c)
+		case r := <-t.dialEnd:
+			t.dialDone(r)
+		case r := <-t.verified:
+			t.handleVerified(r)
+		case addrs := <-t.addPeers:
+			t.addCandidates(addrs)
+			t.dialMore(ctx)
+		case f := <-t.queries:
+			f()
+		case now := <-ticker.C:
+			ticks++
+			t.onTick(ctx, now)
+			if ticks%chokeEvery == 0 {
+				t.chokeRound()
+			}
+		}
+	}
+}
+
+// drainUntilIdle keeps answering goroutines that are reporting to the loop
+// until all of them have exited, so none blocks on a send forever.
+func (t *Torrent) drainUntilIdle() {
+	idle := make(chan struct{})
+	go func() { t.wg.Wait(); close(idle) }()
+	for {
+		select {
+		case <-idle:
+			return
+		case m := <-t.peerMsgs:
+			if m.block != nil {
+				t.blocks.put(m.block)
+			}
+		case c := <-t.conns:
+			c.close()
+		case <-t.dialEnd:
+		case r := <-t.verified:
+			t.releaseBlocks(r.blocks)
+		case <-t.addPeers:
+		case f := <-t.queries:
+			f()
+		}
+	}
+}
+
+func (t *Torrent) checkDone() {
+	if !t.doneClosed && t.cfg.WantAll && t.picker.Complete() {
+		t.doneClosed = true
+		close(t.done)
+		if t.downloaded.Load() > 0 {
+			t.log.Info("download complete")
+			if t.announcer != nil {
+				t.announcer.Completed()
+			}
+		}
+	}
+}
+
+// updateLeft recomputes the bytes still to download, for announces.
+func (t *Torrent) updateLeft() {
+	var left int64
+	for i := range t.info.NumPieces() {
+		if !t.picker.Have(i) {
+			left += t.info.PieceSize(i)
+		}
+	}
+	t.left.Store(left)
+}
