@@ -93,6 +93,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			infoCommand(),
 			getCommand(),
 			seedCommand(),
+			trackerCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err} },
 		// Errors are printed once, by run, which also picks the exit code.

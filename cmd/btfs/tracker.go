@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/btfs/btfs/metainfo"
+	"github.com/btfs/btfs/tracker"
+	"github.com/urfave/cli/v2"
+)
+
+func trackerCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "tracker",
+		Usage: "run a BitTorrent tracker (HTTP and UDP)",
+		Description: "Serves announces (BEP 3, compact peers BEP 23, IPv6 BEP 7) and scrapes (BEP 48) over HTTP at\n" +
+			"/announce and /scrape, the UDP tracker protocol (BEP 15), and counts for operators at /stats.\n" +
+			"Open to any torrent unless --allow names the ones to serve: a .torrent file, a directory of\n" +
+			".torrent files, or a text file with one hex info-hash per line. Runs until SIGINT/SIGTERM.\n\n" +
+			"Example:\n   btfs tracker --listen 127.0.0.1:6969 --udp 127.0.0.1:6969",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: ":6969", Usage: "HTTP `ADDR`"},
+			&cli.StringFlag{Name: "udp", Value: ":6969", Usage: "UDP `ADDR` (empty: no UDP)"},
+			&cli.DurationFlag{Name: "interval", Value: 30 * time.Minute, Usage: "announce interval asked of clients"},
+			&cli.StringFlag{Name: "allow", Usage: "serve only the torrents in `FILE|DIR`"},
+			&cli.BoolFlag{Name: "stats", Usage: "print counts to stderr every 10 seconds"},
+		},
+		Action: runTracker,
+	}
+}
+
+func runTracker(c *cli.Context) error {
+	if c.NArg() != 0 {
+		return usagef(c, "tracker takes no arguments")
+	}
+	log := logger(c)
+	opts := tracker.ServerOptions{Interval: c.Duration("interval"), MinInterval: min(c.Duration("interval"), 5*time.Minute), Logger: log}
+	if path := c.String("allow"); path != "" {
+		hashes, err := loadAllowList(path)
+		if err != nil {
+			return err
+		}
+		opts.Allow = tracker.AllowOnly(hashes...)
+		log.Info("serving only listed torrents", "count", len(hashes))
+	}
+	srv, err := tracker.NewServer(opts)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(c.Context)
+	defer cancel()
+	errs := make(chan error, 2)
+	running := 0
+
+	ln, err := net.Listen("tcp", c.String("listen"))
+	if err != nil {
+		return fmt.Errorf("tracker: %w", err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	running++
+	go func() {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errs <- err
+			return
+		}
+		errs <- nil
+	}()
+	fmt.Fprintf(c.App.ErrWriter, "tracker: http://%s/announce\n", ln.Addr())
+	if addr := c.String("udp"); addr != "" {
+		pc, err := tracker.ListenUDP(ctx, addr)
+		if err != nil {
+			hs.Close()
+			return err
+		}
+		defer pc.Close()
+		running++
+		go func() { errs <- srv.ServeUDP(ctx, pc) }()
+		fmt.Fprintf(c.App.ErrWriter, "tracker: udp://%s/announce\n", pc.LocalAddr())
+	}
+	if c.Bool("stats") {
+		go printStats(ctx, c, srv)
+	}
+
+	var firstErr error
+	select {
+	case <-ctx.Done():
+	case firstErr = <-errs:
+		running--
+	}
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	hs.Shutdown(shutdownCtx)
+	for ; running > 0; running-- {
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+func printStats(ctx context.Context, c *cli.Context, srv *tracker.Server) {
+	t := time.NewTicker(10 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s := srv.Stats()
+			fmt.Fprintf(c.App.ErrWriter, "tracker: %d torrents, %d seeders, %d leechers, %d announces, %d scrapes, %d errors\n",
+				s.Torrents, s.Seeders, s.Leechers, s.Announces, s.Scrapes, s.Errors)
+		}
+	}
+}
+
+// loadAllowList reads info-hashes from a .torrent file, a directory of them,
+// or a text file of hex info-hashes (one per line, # comments).
+func loadAllowList(path string) ([]metainfo.Hash, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--allow: %w", err)
+	}
+	if st.IsDir() {
+		names, err := filepath.Glob(filepath.Join(path, "*.torrent"))
+		if err != nil {
+			return nil, err
+		}
+		var hashes []metainfo.Hash
+		for _, n := range names {
+			mi, err := metainfo.Load(n)
+			if err != nil {
+				return nil, fmt.Errorf("--allow: %w", err)
+			}
+			hashes = append(hashes, mi.InfoHash)
+		}
+		return hashes, nil
+	}
+	if strings.HasSuffix(path, ".torrent") {
+		mi, err := metainfo.Load(path)
+		if err != nil {
+			return nil, fmt.Errorf("--allow: %w", err)
+		}
+		return []metainfo.Hash{mi.InfoHash}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--allow: %w", err)
+	}
+	defer f.Close()
+	var hashes []metainfo.Hash
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		h, err := metainfo.ParseHash(s)
+		if err != nil {
+			return nil, fmt.Errorf("--allow %s:%d: %w", path, line, err)
+		}
+		hashes = append(hashes, h)
+	}
+	return hashes, sc.Err()
+}
