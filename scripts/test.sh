@@ -7,11 +7,15 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
 need_go
-need_commands mktorrent:mktorrent transmission-show:transmission-cli transmission-create:transmission-cli
+tools=(mktorrent:mktorrent transmission-show:transmission-cli transmission-create:transmission-cli
+	transmission-cli:transmission-cli aria2c:aria2 opentracker:opentracker)
+need_commands "${tools[@]}"
 
 # With the tools installed, an interop test that cannot find one is a failure,
 # not a skip.
-if command -v mktorrent >/dev/null && command -v transmission-show >/dev/null; then
+all=1
+for pair in "${tools[@]}"; do command -v "${pair%%:*}" >/dev/null || all=0; done
+if [ "$all" = 1 ]; then
 	export BTFS_REQUIRE_INTEROP=1
 fi
 
