@@ -1,0 +1,94 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/btfs/btfs/metainfo"
+)
+
+// file is one file of the torrent.
+type file struct {
+	gofs.Inode
+	r *root
+	f *metainfo.File
+}
+
+var (
+	_ = (gofs.NodeOpener)((*file)(nil))
+	_ = (gofs.NodeGetattrer)((*file)(nil))
+	_ = (gofs.NodeReader)((*file)(nil))
+	_ = (gofs.NodeReleaser)((*file)(nil))
+)
+
+func (n *file) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFREG | 0o444
+	if n.f.Attr&metainfo.AttrExecutable != 0 {
+		out.Mode |= 0o111
+	}
+	out.Size = uint64(n.f.Length)
+	out.Blocks = (out.Size + 511) / 512
+	out.Blksize = statfsBlock
+	n.r.setTimes(&out.Attr)
+	return 0
+}
+
+// handle is an open file: its Reader holds the readahead state, so two
+// handles on one file (players often open twice) keep their own.
+type handle struct {
+	mu     sync.Mutex // guards closed
+	reader Reader
+	closed bool
+}
+
+// Open refuses writers (the mount is read-only) and gives each handle its
+// own Reader. Content never changes: the kernel keeps its page cache.
+func (n *file) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	return &handle{reader: n.r.src.Open(n.f.Offset, n.f.Length)}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// Read serves a read with the request's context: an interrupt (Ctrl-C in
+// the reader) ends the wait with EINTR, a ReadTimeout with EIO.
+func (n *file) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h, ok := fh.(*handle)
+	if !ok {
+		return nil, syscall.EBADF
+	}
+	if off >= n.f.Length {
+		return fuse.ReadResultData(nil), 0
+	}
+	dest = dest[:min(int64(len(dest)), n.f.Length-off)]
+	if n.r.opts.ReadTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.r.opts.ReadTimeout)
+		defer cancel()
+	}
+	got, err := h.reader.ReadAt(ctx, dest, off)
+	if err != nil && got < len(dest) {
+		e := errno(err)
+		if e != syscall.EINTR {
+			n.r.opts.Logger.Warn("read failed", "file", n.r.info.DisplayPath(n.f), "offset", off, "size", len(dest), "err", err)
+		}
+		return nil, e
+	}
+	return fuse.ReadResultData(dest[:got]), 0
+}
+
+func (n *file) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	if h, ok := fh.(*handle); ok {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if !h.closed {
+			h.closed = true
+			return errno(h.reader.Close())
+		}
+	}
+	return 0
+}

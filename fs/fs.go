@@ -1,0 +1,63 @@
+// Package fs shows a torrent as a read-only FUSE filesystem (go-fuse).
+//
+// It knows file offsets, not pieces or peers: each open handle gets a Reader
+// from a Source for its file's byte range, and reads go to that Reader with
+// the request's context. The tree is built once when the mount starts, with
+// stable inode numbers; content never changes, so the kernel may cache it
+// (FOPEN_KEEP_CACHE) and a second read of the same bytes never reaches us.
+package fs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"syscall"
+	"time"
+)
+
+// Source provides the data of a torrent's files.
+type Source interface {
+	// Open returns a reader for the torrent bytes [off, off+length): one
+	// file, as one open handle sees it. Readahead state lives in it.
+	Open(off, length int64) Reader
+}
+
+// Reader reads one open file. ReadAt's offset is relative to the file. It
+// blocks until the bytes are there, ctx ends, or the data cannot be had.
+type Reader interface {
+	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
+	Close() error
+}
+
+// Options tune a mount.
+type Options struct {
+	// ReadTimeout bounds how long a read waits for data before it fails with
+	// EIO; 0 waits as long as the reader does (media players prefer that).
+	ReadTimeout time.Duration
+	// AllowOther lets users other than the mounting one read the files
+	// (needs user_allow_other in /etc/fuse.conf for non-root mounts).
+	AllowOther bool
+	// MTime is shown for every file and directory (the torrent's creation date).
+	MTime  time.Time
+	Logger *slog.Logger
+	// Debug logs every FUSE request.
+	Debug bool
+}
+
+// errno maps an error from a Reader to what the caller of read(2) sees.
+// It is the only place where errors become errnos.
+func errno(err error) syscall.Errno {
+	var en syscall.Errno
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, context.Canceled):
+		// The reading process was interrupted (a signal): only its wait
+		// ends; the data keeps coming for the next read.
+		return syscall.EINTR
+	case errors.As(err, &en):
+		return en
+	default:
+		return syscall.EIO
+	}
+}
