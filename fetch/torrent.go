@@ -96,6 +96,12 @@ type Torrent struct {
 	suspects   map[int][]blockRecord
 	banned     map[netip.AddrPort]bool
 	verifyQ    chan verifyJob
+	waiters    map[int][]chan struct{} // reads blocked on a piece
+	aheadRefs  map[int]int             // readers whose readahead wants a piece
+
+	// have mirrors the picker's verified pieces for Readers on other
+	// goroutines; written only by the loop.
+	have       haveView
 	doneClosed bool
 	pickBuf    []picker.Block
 
@@ -136,11 +142,15 @@ func New(cfg Config) *Torrent {
 		pieces:     map[int][][]byte{},
 		suspects:   map[int][]blockRecord{},
 		banned:     map[netip.AddrPort]bool{},
+		waiters:    map[int][]chan struct{}{},
+		aheadRefs:  map[int]int{},
+		have:       haveView{bf: bitfield.New(cfg.Info.NumPieces())},
 	}
 	if cfg.Have.Len() == cfg.Info.NumPieces() {
 		for i := range cfg.Info.NumPieces() {
 			if cfg.Have.Has(i) {
 				t.picker.SetHave(i)
+				t.have.bf.Set(i)
 			}
 		}
 	}

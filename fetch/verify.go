@@ -114,6 +114,7 @@ func (t *Torrent) handleVerified(r verifyResult) {
 	bad := t.picker.Verified(r.piece, r.ok)
 	if r.ok {
 		t.left.Add(-t.info.PieceSize(r.piece))
+		t.wake(r.piece)
 		t.smartBan(r.piece, r.blockHashes)
 		for p := range t.peers {
 			p.c.out.send(wire.Message{ID: wire.Have, Index: uint32(r.piece)})

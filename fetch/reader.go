@@ -1,0 +1,235 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/btfs/btfs/fetch/picker"
+	"github.com/btfs/btfs/internal/bitfield"
+)
+
+// Readahead: a handle that reads sequentially gets the pieces ahead of it
+// asked for before it needs them; the window starts small, doubles while
+// reads stay sequential, and shrinks back on a seek, whose stale pieces are
+// no longer asked for.
+const (
+	minReadahead = 1 << 20
+	// DefaultMaxReadahead suits a high-bitrate video: 32 MiB is a few
+	// seconds of a 4K stream, enough to ride out a slow peer.
+	DefaultMaxReadahead = 32 << 20
+	// seqSlack tolerates the kernel's slightly out-of-order reads when
+	// deciding whether a handle reads sequentially.
+	seqSlack = 1 << 20
+)
+
+// haveView is the loop's bitfield, shared read-only with readers so that a
+// read of data we hold never waits for the loop.
+type haveView struct {
+	mu sync.RWMutex // guards bf; written by the loop only
+	bf bitfield.Bitfield
+}
+
+func (h *haveView) has(i int) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.bf.Has(i)
+}
+
+func (h *haveView) set(i int, v bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if v {
+		h.bf.Set(i)
+	} else {
+		h.bf.Clear(i)
+	}
+}
+
+// Reader reads a byte range of the torrent (one file, for one open handle)
+// with readahead. It is safe for one caller at a time per method, and Close
+// may be called concurrently with a blocked ReadAt.
+type Reader struct {
+	t         *Torrent
+	off, size int64 // the range in the torrent's byte space
+	maxAhead  int64
+	mu        sync.Mutex // guards the fields below
+	next      int64      // where a sequential read would continue (file offset)
+	window    int64
+	raised    []int // pieces this reader raised to Readahead
+	closed    bool
+}
+
+// NewReader returns a reader for the torrent bytes [off, off+size).
+// maxReadahead 0 means DefaultMaxReadahead.
+func (t *Torrent) NewReader(off, size, maxReadahead int64) *Reader {
+	if maxReadahead <= 0 {
+		maxReadahead = DefaultMaxReadahead
+	}
+	return &Reader{t: t, off: off, size: size, maxAhead: maxReadahead, window: minReadahead}
+}
+
+// ReadAt reads len(p) bytes at file offset off (fewer at the end of the
+// range), waiting for missing pieces, which are fetched first. When ctx ends
+// only the wait ends: the pieces keep coming for the next read.
+func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, nil
+	}
+	p = p[:min(int64(len(p)), r.size-off)]
+	r.readahead(ctx, off, int64(len(p)))
+	t := r.t
+	abs := r.off + off
+	first, end := t.info.PieceRange(abs, int64(len(p)))
+	n := 0
+	for i := first; i < end; i++ {
+		if err := t.waitPiece(ctx, i); err != nil {
+			return n, err
+		}
+		pieceStart := t.info.PieceOffset(i)
+		from := max(abs, pieceStart)
+		to := min(abs+int64(len(p)), pieceStart+t.info.PieceSize(i))
+		seg := p[from-abs : to-abs]
+		if err := t.cfg.Storage.ReadAt(seg, i, from-pieceStart); err != nil {
+			return n, fmt.Errorf("read piece %d: %w", i, err)
+		}
+		n += len(seg)
+	}
+	return n, nil
+}
+
+// readahead updates the window after a read of n bytes at off and asks for
+// the pieces in it.
+func (r *Reader) readahead(ctx context.Context, off, n int64) {
+	r.mu.Lock()
+	seq := off >= r.next-seqSlack && off <= r.next+seqSlack
+	if seq {
+		r.window = min(r.window*2, r.maxAhead)
+	} else {
+		r.window = minReadahead
+	}
+	r.next = off + n
+	start := r.off + off + n
+	size := min(r.window, r.off+r.size-start)
+	stale := r.raised
+	r.raised = nil
+	var want []int
+	if size > 0 {
+		first, end := r.t.info.PieceRange(start, size)
+		for i := first; i < end; i++ {
+			want = append(want, i)
+		}
+	}
+	r.raised = want
+	r.mu.Unlock()
+	r.t.setReadahead(ctx, stale, want)
+}
+
+// Close drops the reader's readahead.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	stale := r.raised
+	r.raised, r.closed = nil, true
+	r.mu.Unlock()
+	r.t.setReadahead(context.Background(), stale, nil)
+	return nil
+}
+
+// setReadahead moves one reader's readahead from the pieces in stale to
+// those in want. Pieces keep Readahead priority while any reader wants
+// them; a piece no one wants any more is no longer requested.
+func (t *Torrent) setReadahead(ctx context.Context, stale, want []int) {
+	if len(stale) == 0 && len(want) == 0 {
+		return
+	}
+	t.do(ctx, func() {
+		for _, i := range stale {
+			if t.aheadRefs[i]--; t.aheadRefs[i] <= 0 {
+				delete(t.aheadRefs, i)
+				t.lower(i)
+			}
+		}
+		for _, i := range want {
+			t.aheadRefs[i]++
+			t.raise(i, picker.Readahead)
+		}
+		t.requestAll()
+	})
+}
+
+// waitPiece returns once piece i is stored, raising it to Urgent meanwhile.
+func (t *Torrent) waitPiece(ctx context.Context, i int) error {
+	if t.have.has(i) {
+		return nil
+	}
+	ready := make(chan struct{})
+	err := t.do(ctx, func() {
+		if t.picker.Have(i) {
+			close(ready)
+			return
+		}
+		t.waiters[i] = append(t.waiters[i], ready)
+		t.raise(i, picker.Urgent)
+		t.requestAll()
+	})
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for piece %d: %w", i, ctx.Err())
+	}
+}
+
+// raise lifts piece i to at least pr.
+func (t *Torrent) raise(i int, pr picker.Priority) {
+	if t.picker.Priority(i) < pr {
+		t.picker.SetPriority(i, pr)
+	}
+}
+
+// lower drops piece i to the priority its remaining interest deserves: the
+// background level of the torrent, or Readahead while a reader wants it,
+// or Urgent while a read waits for it.
+func (t *Torrent) lower(i int) {
+	pr := picker.None
+	if t.cfg.WantAll {
+		pr = picker.Normal
+	}
+	if t.aheadRefs[i] > 0 {
+		pr = picker.Readahead
+	}
+	if len(t.waiters[i]) > 0 {
+		pr = picker.Urgent
+	}
+	t.picker.SetPriority(i, pr)
+}
+
+// wake releases the reads waiting for piece i, now stored, and updates the
+// readers' view.
+func (t *Torrent) wake(i int) {
+	t.have.set(i, true)
+	for _, ch := range t.waiters[i] {
+		close(ch)
+	}
+	delete(t.waiters, i)
+	delete(t.aheadRefs, i)
+}
+
+// requestAll tops up every peer's requests after priorities changed.
+func (t *Torrent) requestAll() {
+	for p := range t.peers {
+		t.updateInterestLazy(p)
+		t.request(p)
+	}
+}
+
+// updateInterestLazy becomes interested in a peer that has a wanted piece;
+// losing interest is left to the periodic check.
+func (t *Torrent) updateInterestLazy(p *peer) {
+	if !p.amInterested {
+		t.updateInterest(p)
+	}
+}
