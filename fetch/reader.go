@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/btfs/btfs/fetch/picker"
 	"github.com/btfs/btfs/internal/bitfield"
@@ -179,8 +180,33 @@ func (t *Torrent) waitPiece(ctx context.Context, i int) error {
 	case <-ready:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for piece %d: %w", i, ctx.Err())
+		return fmt.Errorf("waiting for piece %d (%s): %w", i, t.whyMissing(i), ctx.Err())
 	}
+}
+
+// whyMissing says why piece i has not arrived, for the log of a read that
+// gave up: the user wants to know whether the swarm is empty or merely slow.
+func (t *Torrent) whyMissing(i int) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	why := "the torrent is not running"
+	t.do(ctx, func() {
+		holders := 0
+		for p := range t.peers {
+			if p.has.Has(i) {
+				holders++
+			}
+		}
+		switch {
+		case len(t.peers) == 0:
+			why = fmt.Sprintf("no peers connected; %d addresses known", len(t.candidates))
+		case holders == 0:
+			why = fmt.Sprintf("none of the %d connected peers has it", len(t.peers))
+		default:
+			why = fmt.Sprintf("%d of %d connected peers have it; still downloading", holders, len(t.peers))
+		}
+	})
+	return why
 }
 
 // raise lifts piece i to at least pr.
