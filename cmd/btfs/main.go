@@ -94,6 +94,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			getCommand(),
 			seedCommand(),
 			trackerCommand(),
+			mountCommand(),
+			unmountCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err} },
 		// Errors are printed once, by run, which also picks the exit code.

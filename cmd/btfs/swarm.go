@@ -10,7 +10,6 @@ import (
 
 	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/metainfo"
-	"github.com/btfs/btfs/wire"
 	"github.com/urfave/cli/v2"
 )
 
@@ -47,7 +46,7 @@ func listen(c *cli.Context, log *slog.Logger) (*fetch.Listener, error) {
 // newTorrent builds the engine for mi over st.
 func newTorrent(c *cli.Context, mi *metainfo.MetaInfo, st fetch.Storage, have fetch.CheckResult, ln *fetch.Listener, wantAll bool, log *slog.Logger) *fetch.Torrent {
 	return fetch.New(fetch.Config{
-		Info: &mi.Info, InfoHash: mi.InfoHash, PeerID: wire.NewPeerID("-BT0001-"), Storage: st, Have: have.Have,
+		Info: &mi.Info, InfoHash: mi.InfoHash, PeerID: newPeerID(), Storage: st, Have: have.Have,
 		WantAll: wantAll, Trackers: mi.Trackers, ListenPort: ln.Port(), MaxPeers: c.Int("max-peers"), Logger: log,
 	})
 }

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"github.com/btfs/btfs/fetch"
+	"github.com/btfs/btfs/fs"
+	"github.com/btfs/btfs/internal/bytesize"
+	"github.com/btfs/btfs/metainfo"
+	"github.com/urfave/cli/v2"
+)
+
+func mountCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "mount",
+		Usage:     "show a torrent's files as a read-only directory",
+		ArgsUsage: "FILE.torrent MOUNTPOINT",
+		Description: "Mounts the torrent at MOUNTPOINT (an existing directory). A multi-file torrent shows as a\n" +
+			"directory named after it, a single-file torrent as its one file. Reading any byte range fetches\n" +
+			"exactly the pieces it needs from the swarm, first, with readahead for sequential readers;\n" +
+			"every piece is verified against its SHA-1 before a byte of it is returned, kept in the cache,\n" +
+			"and seeded back. Runs in the foreground until SIGINT/SIGTERM or 'btfs unmount MOUNTPOINT'.\n\n" +
+			"With no peer holding the data, a read waits (as media players prefer); --read-timeout turns\n" +
+			"a long wait into an I/O error, and the log says why.",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "readahead", Value: "32MiB", Usage: "largest readahead `SIZE` per open file"},
+			&cli.DurationFlag{Name: "read-timeout", Usage: "fail a read with EIO after waiting `DUR` (0: wait)"},
+			&cli.BoolFlag{Name: "prefetch", Usage: "also download the rest of the torrent in the background"},
+			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: needs user_allow_other)"},
+			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE request"},
+		}, append(storageFlags(), swarmFlags()...)...),
+		Action: runMount,
+	}
+}
+
+// torrentSource gives each open file a fetch.Reader of its own.
+type torrentSource struct {
+	t         *fetch.Torrent
+	readahead int64
+}
+
+func (s torrentSource) Open(off, length int64) fs.Reader {
+	return s.t.NewReader(off, length, s.readahead)
+}
+
+func runMount(c *cli.Context) error {
+	if c.NArg() != 2 {
+		return usagef(c, "mount needs FILE.torrent and MOUNTPOINT, got %d arguments", c.NArg())
+	}
+	readahead, err := bytesize.Parse(c.String("readahead"))
+	if err != nil {
+		return usagef(c, "--readahead: %v", err)
+	}
+	log := logger(c)
+	mi, err := metainfo.Load(c.Args().Get(0))
+	if err != nil {
+		return err
+	}
+	mountpoint := c.Args().Get(1)
+	if st, err := os.Stat(mountpoint); err != nil || !st.IsDir() {
+		return fmt.Errorf("mountpoint %s: not an existing directory (create it with mkdir)", mountpoint)
+	}
+	store, err := openStorage(c, mi)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ln, err := listen(c, log)
+	if err != nil {
+		return err
+	}
+	t := fetch.New(fetch.Config{
+		Info: &mi.Info, InfoHash: mi.InfoHash, PeerID: newPeerID(), Storage: store, Have: store.Have(),
+		WantAll: c.Bool("prefetch"), Trackers: mi.Trackers, ListenPort: ln.Port(), MaxPeers: c.Int("max-peers"), Logger: log,
+	})
+	stop := runAll(c.Context, ln, t)
+	defer stop()
+
+	m, err := fs.Mount(mountpoint, &mi.Info, torrentSource{t: t, readahead: readahead}, fs.Options{
+		ReadTimeout: c.Duration("read-timeout"), AllowOther: c.Bool("allow-other"),
+		MTime: mi.CreationDate, Logger: log, Debug: c.Bool("debug-fuse"),
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("mounted", "mountpoint", mountpoint, "name", mi.Info.Name, "info_hash", mi.InfoHash,
+		"have", fmt.Sprintf("%d/%d pieces", store.Have().Count(), mi.Info.NumPieces()), "port", ln.Port())
+	unmounted := make(chan struct{})
+	go func() { m.Wait(); close(unmounted) }()
+	select {
+	case <-c.Context.Done():
+		if err := unmountRetry(m); err != nil {
+			return err
+		}
+		<-unmounted
+	case <-unmounted: // umount, fusermount3 -u or btfs unmount
+	}
+	log.Info("unmounted", "mountpoint", mountpoint)
+	return nil
+}
+
+// unmountRetry unmounts, retrying briefly while the mount is busy (a shell
+// inside it, a file still open).
+func unmountRetry(m *fs.Mounted) error {
+	var err error
+	for range 10 {
+		if err = m.Unmount(); err == nil {
+			return nil
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	return fmt.Errorf("%w; is a process still using the mount? (see 'fuser -m MOUNTPOINT')", err)
+}
+
+func unmountCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "unmount",
+		Aliases:     []string{"umount"},
+		Usage:       "unmount a btfs mount",
+		ArgsUsage:   "MOUNTPOINT",
+		Description: "Asks the kernel to detach MOUNTPOINT; the 'btfs mount' serving it then exits cleanly.",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef(c, "unmount needs exactly one MOUNTPOINT")
+			}
+			return unmount(c.Context, c.Args().First())
+		},
+	}
+}
+
+// unmount detaches a FUSE mount: directly as root, through fusermount3 otherwise.
+func unmount(ctx context.Context, dir string) error {
+	err := syscall.Unmount(dir, 0)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, syscall.EPERM) {
+		for _, tool := range []string{"fusermount3", "fusermount"} {
+			if p, lookErr := exec.LookPath(tool); lookErr == nil {
+				if out, err := exec.CommandContext(ctx, p, "-u", dir).CombinedOutput(); err != nil {
+					return fmt.Errorf("%s -u %s: %v: %s", tool, dir, err, out)
+				}
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("unmount %s: %w", dir, err)
+}
