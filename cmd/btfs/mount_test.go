@@ -1,0 +1,95 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The whole architecture on loopback, as processes: btfs tracker, btfs seed,
+// btfs mount; a file read through the mount has the seeder's bytes; btfs
+// unmount ends the mount process cleanly.
+func TestMountEndToEnd(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
+	}
+	work := t.TempDir()
+	src := filepath.Join(work, "src", "show")
+	for name, size := range map[string]int{"episode1.mkv": 3<<20 + 777, "subs/en.srt": 40000, "notes.txt": 12} {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		data := make([]byte, size)
+		rand.Read(data)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trackerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startProc(t, work, btfsBin, "tracker", "--listen", trackerAddr, "--udp", "", "--interval", "1m")
+	waitListening(t, trackerAddr)
+	torrent := filepath.Join(work, "show.torrent")
+	if code, _, stderr := btfs(t, "create", "-t", "http://"+trackerAddr+"/announce", "-l", "64KiB", "-o", torrent, src); code != exitOK {
+		t.Fatalf("create: %s", stderr)
+	}
+	seedPort := freePort(t)
+	startProc(t, work, btfsBin, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), "-d", filepath.Join(work, "src"), torrent)
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
+
+	mnt := filepath.Join(work, "mnt")
+	os.Mkdir(mnt, 0o755)
+	mount := startProc(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
+		"--cache-dir", filepath.Join(work, "cache"), torrent, mnt)
+	waitFor(t, "the mount", 20*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
+		return err == nil
+	})
+	for _, name := range []string{"episode1.mkv", "subs/en.srt", "notes.txt"} {
+		want := sha1File(t, filepath.Join(src, name))
+		if got := sha1File(t, filepath.Join(mnt, "show", name)); got != want {
+			t.Fatalf("%s through the mount: sha1 %s, want %s", name, got, want)
+		}
+	}
+	if code, _, stderr := btfs(t, "unmount", mnt); code != exitOK {
+		t.Fatalf("unmount: %s", stderr)
+	}
+	if err := mount.wait(t, 20*time.Second); err != nil {
+		t.Fatalf("mount exited with %v", err)
+	}
+	if out := mount.Output(); !strings.Contains(out, "unmounted") {
+		t.Fatalf("mount log:\n%s", out)
+	}
+	// The mount said "stopped": the tracker is left with the seeder alone.
+	waitFor(t, "the tracker to forget the mount", 10*time.Second, func() bool {
+		resp, err := http.Get("http://" + trackerAddr + "/stats")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var s struct{ Seeders, Leechers int }
+		body, _ := io.ReadAll(resp.Body)
+		json.Unmarshal(body, &s)
+		return s.Seeders == 1 && s.Leechers == 0
+	})
+}
+
+func sha1File(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha1.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
