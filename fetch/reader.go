@@ -57,9 +57,12 @@ type Reader struct {
 	mu        sync.Mutex // guards the fields below
 	next      int64      // where a sequential read would continue (file offset)
 	window    int64
-	raised    []int // pieces this reader raised to Readahead
+	ahead     pieceSpan // pieces this reader raised to Readahead
 	closed    bool
 }
+
+// pieceSpan is the pieces [first, end).
+type pieceSpan struct{ first, end int }
 
 // NewReader returns a reader for the torrent bytes [off, off+size).
 // maxReadahead 0 means DefaultMaxReadahead.
@@ -111,48 +114,47 @@ func (r *Reader) readahead(ctx context.Context, off, n int64) {
 	}
 	r.next = off + n
 	start := r.off + off + n
-	size := min(r.window, r.off+r.size-start)
-	stale := r.raised
-	r.raised = nil
-	var want []int
-	if size > 0 {
-		first, end := r.t.info.PieceRange(start, size)
-		for i := first; i < end; i++ {
-			want = append(want, i)
-		}
+	var want pieceSpan
+	if size := min(r.window, r.off+r.size-start); size > 0 {
+		want.first, want.end = r.t.info.PieceRange(start, size)
 	}
-	r.raised = want
+	stale := r.ahead
+	r.ahead = want
 	r.mu.Unlock()
-	r.t.setReadahead(ctx, stale, want)
+	// Most reads stay within the pieces already asked for: no trip to the loop.
+	if want != stale {
+		r.t.setReadahead(ctx, stale, want)
+	}
 }
 
 // Close drops the reader's readahead.
 func (r *Reader) Close() error {
 	r.mu.Lock()
-	stale := r.raised
-	r.raised, r.closed = nil, true
+	stale := r.ahead
+	r.ahead = pieceSpan{}
 	r.mu.Unlock()
-	r.t.setReadahead(context.Background(), stale, nil)
+	if stale.end > stale.first {
+		r.t.setReadahead(context.Background(), stale, pieceSpan{})
+	}
 	return nil
 }
 
 // setReadahead moves one reader's readahead from the pieces in stale to
 // those in want. Pieces keep Readahead priority while any reader wants
 // them; a piece no one wants any more is no longer requested.
-func (t *Torrent) setReadahead(ctx context.Context, stale, want []int) {
-	if len(stale) == 0 && len(want) == 0 {
-		return
-	}
+func (t *Torrent) setReadahead(ctx context.Context, stale, want pieceSpan) {
 	t.do(ctx, func() {
-		for _, i := range stale {
-			if t.aheadRefs[i]--; t.aheadRefs[i] <= 0 {
-				delete(t.aheadRefs, i)
-				t.lower(i)
-			}
-		}
-		for _, i := range want {
+		for i := want.first; i < want.end; i++ {
 			t.aheadRefs[i]++
 			t.raise(i, picker.Readahead)
+		}
+		for i := stale.first; i < stale.end; i++ {
+			if t.aheadRefs[i]--; t.aheadRefs[i] <= 0 {
+				delete(t.aheadRefs, i)
+				if !t.picker.Have(i) {
+					t.lower(i)
+				}
+			}
 		}
 		t.requestAll()
 	})

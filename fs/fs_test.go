@@ -340,6 +340,11 @@ func TestMountErrors(t *testing.T) {
 	if _, err := Mount(filepath.Join(t.TempDir(), "missing"), info, &memSource{data: data}, Options{}); err == nil || !strings.Contains(err.Error(), "create the directory") {
 		t.Errorf("missing mountpoint: %v", err)
 	}
+	full := t.TempDir()
+	os.WriteFile(filepath.Join(full, "x"), nil, 0o644)
+	if _, err := Mount(full, info, &memSource{data: data}, Options{}); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("non-empty mountpoint: %v", err)
+	}
 	f := filepath.Join(t.TempDir(), "file")
 	os.WriteFile(f, nil, 0o644)
 	if _, err := Mount(f, info, &memSource{data: data}, Options{}); err == nil || !strings.Contains(err.Error(), "not a directory") {

@@ -1,9 +1,12 @@
 package fs
 
 import (
+	"errors"
 	"fmt"
+	iofs "io/fs"
 	"log/slog"
 	"os"
+	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -38,12 +41,8 @@ func Mount(mountpoint string, info *metainfo.Info, src Source, opts Options) (*M
 	if opts.MTime.IsZero() {
 		opts.MTime = time.Now()
 	}
-	st, err := os.Stat(mountpoint)
-	if err != nil {
-		return nil, fmt.Errorf("mount: %w (create the directory first)", err)
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("mount: %s is not a directory", mountpoint)
+	if err := CheckMountpoint(mountpoint); err != nil {
+		return nil, err
 	}
 	timeout := cacheTimeout
 	r := &root{info: info, src: src, opts: opts}
@@ -66,6 +65,38 @@ func Mount(mountpoint string, info *metainfo.Info, src Source, opts Options) (*M
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
 	return &Mounted{server: server, dir: mountpoint}, nil
+}
+
+// CheckMountpoint explains, before the kernel does it less clearly, why a
+// directory cannot take a mount.
+func CheckMountpoint(dir string) error {
+	stale := fmt.Errorf("mount: %s is a stale mount (transport endpoint is not connected): "+
+		"run 'btfs unmount %s' or 'fusermount3 -u %s', then mount again", dir, dir, dir)
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, syscall.ENOTCONN):
+		return stale
+	case errors.Is(err, iofs.ErrNotExist):
+		return fmt.Errorf("mount: %s does not exist: create the directory first (mkdir -p %s)", dir, dir)
+	case err != nil:
+		return fmt.Errorf("mount: %w", err)
+	case !st.IsDir():
+		return fmt.Errorf("mount: %s is not a directory", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, syscall.ENOTCONN) { // the kernel may still answer stat for a dead mount
+		return stale
+	}
+	if err != nil {
+		return fmt.Errorf("mount: %w", err)
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("mount: %s is not empty (%d entries): mount on an empty directory so nothing is hidden", dir, len(entries))
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return fmt.Errorf("mount: /dev/fuse is missing: load the fuse module (modprobe fuse), or give a container the device (--device /dev/fuse)")
+	}
+	return nil
 }
 
 // Unmount detaches the filesystem; reads in progress end with an error.

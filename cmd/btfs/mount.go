@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -63,8 +62,8 @@ func runMount(c *cli.Context) error {
 		return err
 	}
 	mountpoint := c.Args().Get(1)
-	if st, err := os.Stat(mountpoint); err != nil || !st.IsDir() {
-		return fmt.Errorf("mountpoint %s: not an existing directory (create it with mkdir)", mountpoint)
+	if err := fs.CheckMountpoint(mountpoint); err != nil { // before any slow start-up work
+		return err
 	}
 	store, err := openStorage(c, mi)
 	if err != nil {
