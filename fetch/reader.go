@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -58,8 +59,14 @@ type Reader struct {
 	next      int64      // where a sequential read would continue (file offset)
 	window    int64
 	ahead     pieceSpan // pieces this reader raised to Readahead
-	closed    bool
+
+	done      chan struct{} // closed by Close: blocked reads return
+	closeOnce sync.Once
 }
+
+// ErrReaderClosed is returned by reads on a closed Reader, including reads
+// that were waiting when it was closed.
+var ErrReaderClosed = errors.New("fetch: reader closed")
 
 // pieceSpan is the pieces [first, end).
 type pieceSpan struct{ first, end int }
@@ -70,13 +77,18 @@ func (t *Torrent) NewReader(off, size, maxReadahead int64) *Reader {
 	if maxReadahead <= 0 {
 		maxReadahead = DefaultMaxReadahead
 	}
-	return &Reader{t: t, off: off, size: size, maxAhead: maxReadahead, window: minReadahead}
+	return &Reader{t: t, off: off, size: size, maxAhead: maxReadahead, window: minReadahead, done: make(chan struct{})}
 }
 
 // ReadAt reads len(p) bytes at file offset off (fewer at the end of the
 // range), waiting for missing pieces, which are fetched first. When ctx ends
 // only the wait ends: the pieces keep coming for the next read.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	select {
+	case <-r.done:
+		return 0, ErrReaderClosed
+	default:
+	}
 	if off >= r.size {
 		return 0, nil
 	}
@@ -87,7 +99,7 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	first, end := t.info.PieceRange(abs, int64(len(p)))
 	n := 0
 	for i := first; i < end; i++ {
-		if err := t.waitPiece(ctx, i); err != nil {
+		if err := t.waitPiece(ctx, i, r.done); err != nil {
 			return n, err
 		}
 		pieceStart := t.info.PieceOffset(i)
@@ -127,8 +139,9 @@ func (r *Reader) readahead(ctx context.Context, off, n int64) {
 	}
 }
 
-// Close drops the reader's readahead.
+// Close drops the reader's readahead and ends its blocked reads.
 func (r *Reader) Close() error {
+	r.closeOnce.Do(func() { close(r.done) })
 	r.mu.Lock()
 	stale := r.ahead
 	r.ahead = pieceSpan{}
@@ -160,8 +173,9 @@ func (t *Torrent) setReadahead(ctx context.Context, stale, want pieceSpan) {
 	})
 }
 
-// waitPiece returns once piece i is stored, raising it to Urgent meanwhile.
-func (t *Torrent) waitPiece(ctx context.Context, i int) error {
+// waitPiece returns once piece i is stored, raising it to Urgent meanwhile,
+// or when ctx ends or closed is closed.
+func (t *Torrent) waitPiece(ctx context.Context, i int, closed <-chan struct{}) error {
 	if t.have.has(i) {
 		return nil
 	}
@@ -181,6 +195,8 @@ func (t *Torrent) waitPiece(ctx context.Context, i int) error {
 	select {
 	case <-ready:
 		return nil
+	case <-closed:
+		return ErrReaderClosed
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for piece %d (%s): %w", i, t.whyMissing(i), ctx.Err())
 	}

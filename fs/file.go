@@ -51,7 +51,23 @@ func (n *file) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	return &handle{reader: n.r.src.Open(n.f.Offset, n.f.Length)}, fuse.FOPEN_KEEP_CACHE, 0
+	h := &handle{reader: n.r.src.Open(n.f.Offset, n.f.Length)}
+	if !n.r.track(h) {
+		h.close()
+		return nil, 0, syscall.EIO
+	}
+	return h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// close closes the handle's reader once.
+func (h *handle) close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.closed = true
+	return h.reader.Close()
 }
 
 // Read serves a read with the request's context: an interrupt (Ctrl-C in
@@ -82,13 +98,10 @@ func (n *file) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off in
 }
 
 func (n *file) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
-	if h, ok := fh.(*handle); ok {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if !h.closed {
-			h.closed = true
-			return errno(h.reader.Close())
-		}
+	h, ok := fh.(*handle)
+	if !ok {
+		return 0
 	}
-	return 0
+	n.r.untrack(h)
+	return errno(h.close())
 }

@@ -6,6 +6,7 @@ import (
 	iofs "io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"syscall"
 	"time"
 
@@ -29,6 +30,7 @@ const (
 // Mounted is a mounted torrent.
 type Mounted struct {
 	server *fuse.Server
+	root   *root
 	dir    string
 }
 
@@ -45,7 +47,7 @@ func Mount(mountpoint string, info *metainfo.Info, src Source, opts Options) (*M
 		return nil, err
 	}
 	timeout := cacheTimeout
-	r := &root{info: info, src: src, opts: opts}
+	r := &root{info: info, src: src, opts: opts, handles: map[*handle]struct{}{}}
 	server, err := gofs.Mount(mountpoint, r, &gofs.Options{
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
@@ -64,7 +66,7 @@ func Mount(mountpoint string, info *metainfo.Info, src Source, opts Options) (*M
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
-	return &Mounted{server: server, dir: mountpoint}, nil
+	return &Mounted{server: server, root: r, dir: mountpoint}, nil
 }
 
 // CheckMountpoint explains, before the kernel does it less clearly, why a
@@ -99,14 +101,28 @@ func CheckMountpoint(dir string) error {
 	return nil
 }
 
-// Unmount detaches the filesystem; reads in progress end with an error.
+// Unmount detaches the filesystem. Open files hold a mount busy: they are
+// closed on our side first (reads waiting for data end with EIO), and if
+// some process still keeps the mount busy (a shell inside it), it is
+// detached lazily: it vanishes at once, and the kernel lets go when the last
+// file is closed.
 func (m *Mounted) Unmount() error {
-	if err := m.server.Unmount(); err != nil {
-		return fmt.Errorf("unmount %s: %w", m.dir, err)
+	if m.server.Unmount() == nil {
+		return nil
 	}
+	m.root.closeHandles()
+	if m.server.Unmount() == nil {
+		return nil
+	}
+	if err := syscall.Unmount(m.dir, syscall.MNT_DETACH); err != nil {
+		if out, ferr := exec.Command("fusermount3", "-u", "-z", m.dir).CombinedOutput(); ferr != nil {
+			return fmt.Errorf("unmount %s: %w (fusermount3: %s)", m.dir, err, out)
+		}
+	}
+	m.root.opts.Logger.Warn("mount still in use: detached lazily", "mountpoint", m.dir)
 	return nil
 }
 
 // Wait blocks until the filesystem is unmounted (by Unmount, umount or
-// fusermount3 -u).
+// fusermount3 -u) and the kernel has let go of it.
 func (m *Mounted) Wait() { m.server.Wait() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -18,6 +19,42 @@ type root struct {
 	info *metainfo.Info
 	src  Source
 	opts Options
+
+	mu      sync.Mutex // guards handles and closing
+	handles map[*handle]struct{}
+	closing bool // unmounting: open files fail
+}
+
+// track registers an open handle; false once the mount is closing.
+func (r *root) track(h *handle) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closing {
+		return false
+	}
+	r.handles[h] = struct{}{}
+	return true
+}
+
+func (r *root) untrack(h *handle) {
+	r.mu.Lock()
+	delete(r.handles, h)
+	r.mu.Unlock()
+}
+
+// closeHandles ends every open handle's reads (blocked ones return EIO), so
+// that an unmount is not held up by readers waiting for data.
+func (r *root) closeHandles() {
+	r.mu.Lock()
+	r.closing = true
+	hs := make([]*handle, 0, len(r.handles))
+	for h := range r.handles {
+		hs = append(hs, h)
+	}
+	r.mu.Unlock()
+	for _, h := range hs {
+		h.close()
+	}
 }
 
 var (

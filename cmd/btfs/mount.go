@@ -94,28 +94,25 @@ func runMount(c *cli.Context) error {
 	go func() { m.Wait(); close(unmounted) }()
 	select {
 	case <-c.Context.Done():
-		if err := unmountRetry(m); err != nil {
+		if err := m.Unmount(); err != nil {
 			return err
 		}
-		<-unmounted
+		select {
+		case <-unmounted:
+		case <-time.After(lazyUnmountWait):
+			// Detached lazily and still in use: exiting closes our end of
+			// the connection, and the kernel then fails the stragglers.
+			log.Warn("mount still in use; exiting anyway", "mountpoint", mountpoint)
+		}
 	case <-unmounted: // umount, fusermount3 -u or btfs unmount
 	}
 	log.Info("unmounted", "mountpoint", mountpoint)
 	return nil
 }
 
-// unmountRetry unmounts, retrying briefly while the mount is busy (a shell
-// inside it, a file still open).
-func unmountRetry(m *fs.Mounted) error {
-	var err error
-	for range 10 {
-		if err = m.Unmount(); err == nil {
-			return nil
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	return fmt.Errorf("%w; is a process still using the mount? (see 'fuser -m MOUNTPOINT')", err)
-}
+// lazyUnmountWait is how long an interrupted mount waits for processes
+// still using it to let go before it exits anyway.
+const lazyUnmountWait = 5 * time.Second
 
 func unmountCommand() *cli.Command {
 	return &cli.Command{
