@@ -16,6 +16,9 @@ type fakeClient struct {
 	failing map[string]bool
 	resp    AnnounceResponse
 	block   bool // stopped announces hang until their context ends
+	// hangCompleted is how many completed announces still to hang until
+	// their context ends, as one cut off by the end of Run.
+	hangCompleted int
 }
 
 type fakeCall struct {
@@ -30,8 +33,12 @@ func (f *fakeClient) Announce(ctx context.Context, url string, req AnnounceReque
 	f.mu.Lock()
 	f.calls = append(f.calls, fakeCall{url, req, time.Now()})
 	fail, resp, block := f.failing[url], f.resp, f.block
+	hang := req.Event == EventCompleted && f.hangCompleted > 0
+	if hang {
+		f.hangCompleted--
+	}
 	f.mu.Unlock()
-	if block && req.Event == EventStopped {
+	if block && req.Event == EventStopped || hang {
 		<-ctx.Done()
 		return AnnounceResponse{}, ctx.Err()
 	}

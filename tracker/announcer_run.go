@@ -33,7 +33,11 @@ func (a *Announcer) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			if started {
-				a.stop(ctx)
+				// A download that finished just before the end (btfs get
+				// exits as soon as it has every piece) is still reported,
+				// or the tracker never counts it: the completed event may
+				// be unsent, in flight and cut off, or not yet picked up.
+				a.stop(ctx, event == EventCompleted || len(a.completed) > 0)
 			}
 			return
 		case <-a.completed:
@@ -125,19 +129,28 @@ func (a *Announcer) request(event Event) AnnounceRequest {
 	}
 }
 
-// stop tells the tracker that answered last that we are leaving. It runs as
-// Run ends, so it gets a context of its own, short and not yet cancelled.
-func (a *Announcer) stop(ctx context.Context) {
+// stop tells the tracker that answered last that we are leaving, after
+// saying that the download completed if that is still unsaid (transmission
+// does the same; a stopped announce alone is not counted as a download). It
+// runs as Run ends, so it gets a context of its own, short and not yet
+// cancelled, for both announces.
+func (a *Announcer) stop(ctx context.Context, completed bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.StopTimeout)
 	defer cancel()
 	url := a.tiers[0][0]
 	if s := a.Status(); s.Tracker != "" {
 		url = s.Tracker
 	}
-	req := a.request(EventStopped)
-	req.TrackerID = a.trackerIDs[url]
-	if _, err := a.opts.Client.Announce(ctx, url, req); err != nil {
-		a.opts.Logger.Debug("stopped announce failed", "tracker", url, "err", err)
+	events := []Event{EventStopped}
+	if completed {
+		events = []Event{EventCompleted, EventStopped}
+	}
+	for _, ev := range events {
+		req := a.request(ev)
+		req.TrackerID = a.trackerIDs[url]
+		if _, err := a.opts.Client.Announce(ctx, url, req); err != nil {
+			a.opts.Logger.Debug("announce failed", "tracker", url, "event", ev.String(), "err", err)
+		}
 	}
 }
 

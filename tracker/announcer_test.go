@@ -114,6 +114,33 @@ func TestAnnouncerEvents(t *testing.T) {
 	}
 }
 
+// A download that completes as the announcer is stopped (btfs get exits at
+// once) is still reported before stopped, whether the completed announce was
+// not yet sent or was cut off in flight.
+func TestAnnouncerCompletedAtStop(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		hang int
+	}{{"pending", 0}, {"cut off", 1}} {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			f := &fakeClient{resp: AnnounceResponse{Interval: time.Hour}, hangCompleted: tt.hang}
+			a, stop := runAnnouncer(t, AnnouncerOptions{Trackers: [][]string{{"a"}}, Client: f})
+			f.waitCalls(t, 1)
+			waitFor(t, "started to get through", func() bool { return a.Status().Tracker == "a" })
+			a.Completed()
+			if tt.hang > 0 {
+				f.waitCalls(t, 2) // the completed announce is in flight
+			}
+			stop()
+			calls := f.snapshot()
+			if got := eventsOf(calls); len(got) < 3 || !slices.Equal(got[len(got)-2:], []Event{EventCompleted, EventStopped}) || got[0] != EventStarted {
+				t.Errorf("events %v; want started, then completed and stopped last", got)
+			}
+		})
+	}
+}
+
 func TestAnnouncerCompletedBeforeStarted(t *testing.T) {
 	checkLeaks(t)
 	f := &fakeClient{resp: AnnounceResponse{Interval: time.Hour}}

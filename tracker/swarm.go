@@ -115,7 +115,7 @@ func (sw *swarm) announce(a *swarmAnnounce, now int64, dst []peer) (swarmResult,
 	sh.announces++
 	role := roleOf(a.seeder)
 	p := peer{ep: a.ep, id: a.peerID, seen: now}
-	if s, ok := t.index[a.ep]; ok {
+	if s, ok := t.find(a.ep); ok {
 		if a.event == EventCompleted && s.role != seeder {
 			t.downloaded++
 		}
@@ -126,7 +126,7 @@ func (sw *swarm) announce(a *swarmAnnounce, now int64, dst []peer) (swarmResult,
 		}
 		// A full torrent or tracker still answers; the peer is just not
 		// advertised until room frees up.
-		if len(t.index) < sw.maxPeersPerTorrent {
+		if t.n < sw.maxPeersPerTorrent {
 			if sw.peers.Add(1) <= sw.maxPeers {
 				t.insert(p, role)
 			} else {
@@ -182,7 +182,7 @@ func (sh *shard) maybeSweep(sw *swarm, now int64) {
 		if n := t.expire(cutoff); n > 0 {
 			sw.peers.Add(-int64(n))
 		}
-		if len(t.index) == 0 {
+		if t.n == 0 {
 			delete(sh.torrents, h)
 			sw.torrents.Add(-1)
 		}

@@ -2,15 +2,28 @@ package tracker
 
 // torrent holds one torrent's peers. Its lists are split by address family
 // and role so that counting seeders and leechers is free and a reply can be
-// drawn from exactly the lists it may contain; index finds a peer's slot so
-// that updates and removals are O(1) (removal swaps the last peer in).
+// drawn from exactly the lists it may contain; removal swaps the last peer
+// of a list into the hole.
+//
+// A small torrent finds a peer by scanning its lists; from indexMin peers
+// on, index maps each peer to its slot, so that updates stay O(1). Most
+// torrents on a tracker are small, and for them the scan is the cheaper:
+// the lists are read anyway to pick the reply, whereas a map is memory of
+// its own that an announce for a torrent gone cold in the cache has to
+// fetch (under load the map lookup took a quarter of an announce).
 //
 // A torrent is guarded by its shard's mutex.
 type torrent struct {
-	lists      [2][2][]peer // [family][role]
-	index      map[endpoint]slot
-	downloaded int64 // completed events counted (scrape's "downloaded")
+	lists      [2][2][]peer      // [family][role]
+	index      map[endpoint]slot // nil while the torrent is small
+	n          int               // peers in lists
+	downloaded int64             // completed events counted (scrape's "downloaded")
 }
+
+// indexMin is the size from which a torrent keeps an index. It is dropped
+// again below indexMin/2, so that a torrent hovering around the threshold
+// does not rebuild it over and over.
+const indexMin = 32
 
 // peer is one stored announce: 48 bytes.
 type peer struct {
@@ -38,8 +51,24 @@ func roleOf(isSeeder bool) uint8 {
 	return leecher
 }
 
-func newTorrent() *torrent {
-	return &torrent{index: make(map[endpoint]slot)}
+func newTorrent() *torrent { return &torrent{} }
+
+// find returns where the peer at ep sits.
+func (t *torrent) find(ep endpoint) (slot, bool) {
+	if t.index != nil {
+		s, ok := t.index[ep]
+		return s, ok
+	}
+	fam := uint8(ep.family())
+	for role := range uint8(2) {
+		l := t.lists[fam][role]
+		for i := range l {
+			if l[i].ep == ep {
+				return slot{fam: fam, role: role, i: int32(i)}, true
+			}
+		}
+	}
+	return slot{}, false
 }
 
 func (t *torrent) count(role uint8) int {
@@ -57,8 +86,21 @@ func (t *torrent) result(dst []peer) swarmResult {
 func (t *torrent) insert(p peer, role uint8) {
 	fam := uint8(p.ep.family())
 	l := &t.lists[fam][role]
-	t.index[p.ep] = slot{fam: fam, role: role, i: int32(len(*l))}
+	if t.index != nil {
+		t.index[p.ep] = slot{fam: fam, role: role, i: int32(len(*l))}
+	}
 	*l = append(*l, p)
+	t.n++
+	if t.index == nil && t.n >= indexMin {
+		t.index = make(map[endpoint]slot, t.n)
+		for fam := range t.lists {
+			for role := range t.lists[fam] {
+				for i, p := range t.lists[fam][role] {
+					t.index[p.ep] = slot{fam: uint8(fam), role: uint8(role), i: int32(i)}
+				}
+			}
+		}
+	}
 }
 
 // update refreshes the peer at s, moving it to the other list if its role
@@ -74,7 +116,7 @@ func (t *torrent) update(s slot, p peer, role uint8) {
 
 // remove drops the peer at ep and reports whether there was one.
 func (t *torrent) remove(ep endpoint) bool {
-	s, ok := t.index[ep]
+	s, ok := t.find(ep)
 	if !ok {
 		return false
 	}
@@ -84,14 +126,22 @@ func (t *torrent) remove(ep endpoint) bool {
 
 func (t *torrent) removeAt(s slot) {
 	l := &t.lists[s.fam][s.role]
-	delete(t.index, (*l)[s.i].ep)
+	if t.index != nil {
+		delete(t.index, (*l)[s.i].ep)
+	}
 	last := len(*l) - 1
 	if int(s.i) != last {
 		(*l)[s.i] = (*l)[last]
-		t.index[(*l)[s.i].ep] = s
+		if t.index != nil {
+			t.index[(*l)[s.i].ep] = s
+		}
 	}
 	(*l)[last] = peer{}
 	*l = (*l)[:last]
+	t.n--
+	if t.index != nil && t.n < indexMin/2 {
+		t.index = nil
+	}
 }
 
 // expire drops the peers last seen before cutoff and returns how many.
