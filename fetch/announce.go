@@ -29,7 +29,8 @@ func (t *Torrent) startAnnouncer(ctx context.Context) {
 			}
 			t.AddPeers(ctx, addrs)
 		},
-		Logger: t.log,
+		MinWait: t.cfg.AnnounceMinWait,
+		Logger:  t.log,
 	})
 	if err != nil {
 		t.log.Warn("not announcing", "err", err)

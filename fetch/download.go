@@ -10,16 +10,22 @@ import (
 	"github.com/btfs/btfs/wire"
 )
 
-// queueDepth is how many requests to keep in flight to p.
+// queueDepth is how many requests to keep in flight to p, and never more
+// than the peer said it accepts (BEP 10 "reqq", even below minQueue): the
+// requests past it are dropped without a word, and the blocks they asked
+// for would then wait in vain until the peer is snubbed.
 func (p *peer) queueDepth() int {
 	d := int(p.downRate.perSec * requestQueueTime.Seconds() / wire.BlockSize)
-	return max(minQueue, min(d, p.reqq, maxQueue))
+	return min(max(minQueue, min(d, maxQueue)), p.reqq)
 }
 
 // request tops up p's pipeline of requests.
 func (t *Torrent) request(p *peer) {
 	if p.peerChoking || !p.amInterested || p.snubbed {
 		return
+	}
+	if t.verifying >= t.maxVerifying {
+		return // storage is behind; handleVerified resumes requests
 	}
 	need := p.queueDepth() - len(p.inflight)
 	if need <= 0 {

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -101,6 +102,9 @@ func (t *Torrent) dropPeer(p *peer, why error) {
 	for b := range p.inflight {
 		t.picker.Unrequest(b, p.id)
 	}
+	if len(p.inflight) > 0 {
+		t.requestAll() // its requests go to the others now, not at the next tick
+	}
 	t.picker.PeerGone(p.has)
 	if !t.picker.SentAny(p.id) {
 		delete(t.addrOf, p.id) // nothing of it left to blame
@@ -108,6 +112,9 @@ func (t *Torrent) dropPeer(p *peer, why error) {
 	if cand := t.candidates[p.c.addr]; cand != nil {
 		cand.connected = false
 		cand.failed(time.Now())
+	}
+	if !p.amChoking {
+		t.maybeUnchokeNew() // its upload slot is free
 	}
 	t.log.Log(context.Background(), levelFor(why), "peer gone", "peer", p.c.addr, "err", why)
 }
@@ -129,9 +136,12 @@ func (t *Torrent) handlePeerMsg(m peerMsg) {
 	switch msg.ID {
 	case wire.Choke:
 		p.peerChoking = true
-		for b := range p.inflight { // BEP 3: a choke discards our requests
-			t.picker.Unrequest(b, p.id)
-			delete(p.inflight, b)
+		if len(p.inflight) > 0 {
+			for b := range p.inflight { // BEP 3: a choke discards our requests
+				t.picker.Unrequest(b, p.id)
+				delete(p.inflight, b)
+			}
+			t.requestAll() // others take them now, not at the next tick
 		}
 	case wire.Unchoke:
 		p.peerChoking = false
@@ -141,6 +151,7 @@ func (t *Torrent) handlePeerMsg(m peerMsg) {
 		t.maybeUnchokeNew()
 	case wire.NotInterested:
 		p.peerInterested = false
+		t.maybeUnchokeNew() // its slot may go to a peer that is waiting
 	case wire.Have:
 		t.onHave(p, int(msg.Index))
 	case wire.Bitfield:
@@ -172,14 +183,28 @@ func (t *Torrent) onHave(p *peer, i int) {
 	t.request(p)
 }
 
+// onBitfield takes a peer's bitfield. BEP 3 sends it first or not at all,
+// but real clients do not always: aria2, which skips the bitfield while it
+// has nothing, sends one after HAVEs once it has pieces (and libtorrent
+// accepts that). A late bitfield therefore adds to what we know of the peer
+// (a peer never loses pieces) instead of ending the connection.
 func (t *Torrent) onBitfield(p *peer, b []byte) {
 	bf, err := bitfield.FromBytes(b, t.info.NumPieces())
-	if err != nil || p.has.Count() > 0 {
-		t.dropPeer(p, errors.Join(errors.New("bad bitfield"), err))
+	if err != nil {
+		t.dropPeer(p, fmt.Errorf("bad bitfield: %w", err))
 		return
 	}
-	p.has = bf
-	t.picker.PeerBitfield(bf)
+	if p.has.Count() == 0 {
+		p.has = bf
+		t.picker.PeerBitfield(bf)
+	} else {
+		for i := range t.info.NumPieces() {
+			if bf.Has(i) && !p.has.Has(i) {
+				p.has.Set(i)
+				t.picker.PeerHave(i)
+			}
+		}
+	}
 	t.updateInterest(p)
 	t.request(p)
 }

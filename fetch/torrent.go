@@ -34,6 +34,11 @@ const (
 	maxStrikes = 3
 	// tick paces the loop's periodic work: rates, snubbing, dialing.
 	tick = time.Second
+	// maxVerifyingBytes bounds the complete pieces held in memory while
+	// they wait to be hashed and stored. When storage is slower than the
+	// network, requests pause at this point instead of the backlog growing
+	// at the difference of the two rates for as long as the download runs.
+	maxVerifyingBytes = 32 << 20
 )
 
 // Config describes a torrent to download or seed.
@@ -59,6 +64,10 @@ type Config struct {
 	Logger       *slog.Logger
 	// Dial opens outgoing connections; nil uses a net.Dialer with a timeout.
 	Dial func(ctx context.Context, addr netip.AddrPort) (net.Conn, error)
+	// AnnounceMinWait is the least time between regular announces, whatever
+	// the tracker asks; 0 keeps the announcer's default (a minute). Local
+	// swarms and tests shorten it so that peers hear of late joiners soon.
+	AnnounceMinWait time.Duration
 }
 
 // Torrent is one torrent's swarm engine. Create it with New, start Run, and
@@ -104,6 +113,11 @@ type Torrent struct {
 	have       haveView
 	doneClosed bool
 	pickBuf    []picker.Block
+
+	// Complete pieces handed to the verifiers and not yet back, and their
+	// bound: maxVerifyingBytes in pieces, and at least one more than there
+	// are verifiers, so that none of them ever waits for work.
+	verifying, maxVerifying int
 
 	wg sync.WaitGroup // peer, dial and verifier goroutines
 }

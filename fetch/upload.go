@@ -44,13 +44,15 @@ func (t *Torrent) chokeRound() {
 
 // maybeUnchokeNew runs a choke round at once when an interested peer is
 // waiting and an upload slot is free, instead of making it wait up to a
-// whole round.
+// whole round. A slot held by a peer that is no longer interested (one that
+// completed, or got what it wanted elsewhere) counts as free.
 func (t *Torrent) maybeUnchokeNew() {
 	unchoked, waiting := 0, false
 	for p := range t.peers {
-		if !p.amChoking {
+		switch {
+		case !p.amChoking && p.peerInterested:
 			unchoked++
-		} else if p.peerInterested {
+		case p.amChoking && p.peerInterested:
 			waiting = true
 		}
 	}

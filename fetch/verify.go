@@ -40,6 +40,7 @@ type blockRecord struct {
 func (t *Torrent) startVerifiers(ctx context.Context) {
 	n := runtime.GOMAXPROCS(0)
 	t.verifyQ = make(chan verifyJob, 4*n)
+	t.maxVerifying = max(n+1, int(maxVerifyingBytes/t.info.PieceLength))
 	for range n {
 		t.wg.Add(1)
 		go func() {
@@ -89,6 +90,7 @@ func (t *Torrent) check(job verifyJob) verifyResult {
 // the queue is sized for every core, and if it is full the hashing starts on a
 // goroutine of its own.
 func (t *Torrent) verify(piece int, blocks [][]byte) {
+	t.verifying++
 	job := verifyJob{piece: piece, blocks: blocks, blockHashes: len(t.suspects[piece]) > 0}
 	select {
 	case t.verifyQ <- job:
@@ -105,6 +107,9 @@ func (t *Torrent) verify(piece int, blocks [][]byte) {
 // bad one starts over and its senders are judged.
 func (t *Torrent) handleVerified(r verifyResult) {
 	defer t.releaseBlocks(r.blocks)
+	if t.verifying--; t.verifying == t.maxVerifying-1 {
+		defer t.requestAll() // the backlog is below its bound: resume requests
+	}
 	contributors := t.contributors(r.piece)
 	if r.ok && r.err != nil {
 		t.log.Error("storing a verified piece failed; it will be downloaded again", "piece", r.piece, "err", r.err)
@@ -116,12 +121,23 @@ func (t *Torrent) handleVerified(r verifyResult) {
 		t.left.Add(-t.info.PieceSize(r.piece))
 		t.wake(r.piece)
 		t.smartBan(r.piece, r.blockHashes)
+		complete := t.picker.Complete()
 		for p := range t.peers {
 			p.c.out.send(wire.Message{ID: wire.Have, Index: uint32(r.piece)})
+			// Nothing more is wanted: say so to every peer, those that keep
+			// us choked too (a peer's pipeline running dry, the other place
+			// interest is re-examined, never happens with those), so that
+			// none counts us among the peers waiting for its upload slots.
+			if complete {
+				t.setInterested(p, false)
+			}
 		}
 		t.checkDone()
 		return
 	}
+	// The piece is wanted again. Ask for it now: at the end of a download
+	// every pipeline may be idle, and nothing else would until the next tick.
+	defer t.requestAll()
 	if r.err != nil {
 		return
 	}

@@ -64,15 +64,13 @@ func (p *Picker) Pick(dst []Block, peer int, peerHas bitfield.Bitfield, max int)
 // takeFresh appends the blocks of piece i that nobody has been asked for.
 func (p *Picker) takeFresh(dst []Block, i, peer, want int) []Block {
 	st := p.activate(i)
-	if st.received == len(st.blocks) {
-		return dst
-	}
-	for j := range st.blocks {
+	for j := 0; st.fresh > 0 && j < len(st.blocks); j++ {
 		bs := &st.blocks[j]
 		if bs.received || bs.nreq > 0 {
 			continue
 		}
 		bs.ask(peer)
+		st.fresh--
 		if dst = append(dst, Block{Piece: i, Index: j}); len(dst) == want {
 			break
 		}
@@ -104,7 +102,7 @@ func (p *Picker) activate(i int) *piece {
 	if st := p.active[i]; st != nil {
 		return st
 	}
-	st := &piece{blocks: make([]blockState, p.NumBlocks(i))}
+	st := &piece{blocks: make([]blockState, p.NumBlocks(i)), fresh: p.NumBlocks(i)}
 	p.active[i] = st
 	if p.priority[i] == Normal {
 		p.started = append(p.started, i)

@@ -80,20 +80,26 @@ func (bs *blockState) ask(peer int) {
 	bs.nreq++
 }
 
-func (bs *blockState) forget(peer int) {
+// forget removes peer from the block's requests; false if it was not there.
+func (bs *blockState) forget(peer int) bool {
 	for j := 0; j < int(bs.nreq); j++ {
 		if int(bs.requested[j]) == peer {
 			bs.requested[j] = bs.requested[bs.nreq-1]
 			bs.nreq--
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // piece is the download state of a piece that has been started.
 type piece struct {
 	blocks   []blockState
 	received int
+	// fresh counts the blocks neither received nor asked of anyone, so
+	// that a pick skips a piece with none in O(1) instead of scanning its
+	// blocks: a fast peer's deep pipeline keeps many such pieces started.
+	fresh int
 }
 
 // Picker holds the download state of one torrent.

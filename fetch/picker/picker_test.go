@@ -238,3 +238,92 @@ func BenchmarkPick(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkPickDeepPipeline is a download's steady state from a fast peer:
+// hundreds of requests in flight over large pieces, one block arriving and
+// one more picked at a time, so many started pieces have no block left to
+// ask for.
+func BenchmarkPickDeepPipeline(b *testing.B) {
+	const n, depth = 1024, 500
+	all := full(n)
+	newP := func() *Picker {
+		p := New(1<<20, n<<20, rand.New(rand.NewPCG(1, 2)))
+		p.WantAll()
+		p.PeerBitfield(all)
+		return p
+	}
+	p := newP()
+	queue := p.Pick(nil, 1, all, depth)
+	buf := make([]Block, 0, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(queue) == 0 {
+			b.StopTimer()
+			p = newP()
+			queue = p.Pick(queue[:0], 1, all, depth)
+			b.StartTimer()
+		}
+		blk := queue[0]
+		queue = queue[1:]
+		if _, complete, _ := p.Received(blk, 1); complete {
+			p.Verified(blk.Piece, true)
+		}
+		buf = p.Pick(buf[:0], 1, all, 1)
+		queue = append(queue, buf...)
+	}
+}
+
+// The count of fresh blocks a piece keeps (to skip fully asked pieces
+// quickly) matches its blocks after any sequence of picks, arrivals,
+// cancellations and hash results.
+func TestFreshCountStaysExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	p := newPicker(64*kib, 64*kib*40+5*kib)
+	p.WantAll()
+	n := p.NumPieces()
+	var asked []struct {
+		b    Block
+		peer int
+	}
+	for step := range 5000 {
+		switch op := rng.IntN(10); {
+		case op < 4:
+			peer := rng.IntN(4)
+			for _, b := range p.Pick(nil, peer, full(n), 1+rng.IntN(6)) {
+				asked = append(asked, struct {
+					b    Block
+					peer int
+				}{b, peer})
+			}
+		case op < 7 && len(asked) > 0:
+			k := rng.IntN(len(asked))
+			a := asked[k]
+			asked = slices.Delete(asked, k, k+1)
+			if _, complete, ok := p.Received(a.b, a.peer); ok && complete {
+				p.Verified(a.b.Piece, rng.IntN(4) != 0)
+			}
+		case op < 9 && len(asked) > 0:
+			k := rng.IntN(len(asked))
+			p.Unrequest(asked[k].b, asked[k].peer)
+			asked = slices.Delete(asked, k, k+1)
+		default:
+			// A block nobody asked for any more arrives anyway.
+			i := rng.IntN(n)
+			p.Received(Block{Piece: i, Index: rng.IntN(p.NumBlocks(i))}, 9)
+		}
+		for i, st := range p.active {
+			want := 0
+			for _, bs := range st.blocks {
+				if !bs.received && bs.nreq == 0 {
+					want++
+				}
+			}
+			if st.fresh != want {
+				t.Fatalf("step %d: piece %d counts %d fresh blocks, has %d", step, i, st.fresh, want)
+			}
+		}
+		if p.Complete() {
+			return
+		}
+	}
+}

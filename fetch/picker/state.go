@@ -138,6 +138,9 @@ func (p *Picker) Received(b Block, peer int) (others []int, complete, ok bool) {
 			others = append(others, int(q))
 		}
 	}
+	if bs.nreq == 0 {
+		st.fresh-- // it came although nobody was asked any more
+	}
 	bs.received, bs.from, bs.nreq = true, int32(peer), 0
 	st.received++
 	return others, st.received == len(st.blocks), true
@@ -150,7 +153,10 @@ func (p *Picker) Unrequest(b Block, peer int) {
 	if st == nil || b.Index < 0 || b.Index >= len(st.blocks) {
 		return
 	}
-	st.blocks[b.Index].forget(peer)
+	bs := &st.blocks[b.Index]
+	if bs.forget(peer) && bs.nreq == 0 && !bs.received {
+		st.fresh++
+	}
 }
 
 // Verified records the hash check of a complete piece. On success the piece
