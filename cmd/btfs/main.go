@@ -96,6 +96,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			trackerCommand(),
 			mountCommand(),
 			unmountCommand(),
+			cacheCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err} },
 		// Errors are printed once, by run, which also picks the exit code.

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/btfs/btfs/cache"
+	"github.com/btfs/btfs/metainfo"
+)
+
+// cachedTorrent makes a torrent of 8 pieces of 64 KiB and stores the pieces
+// given in the cache in dir; it returns the torrent's path and metainfo.
+func cachedTorrent(t *testing.T, dir, name string, pieces ...int) (string, *metainfo.MetaInfo) {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), name)
+	data := make([]byte, 8<<16)
+	rand.NewChaCha8([32]byte{byte(len(name))}).Read(data)
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mi, err := metainfo.Create(context.Background(), src, metainfo.CreateOptions{PieceLength: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := mi.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := src + ".torrent"
+	if err := os.WriteFile(path, enc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(dir, cache.Options{MaxSize: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := c.Torrent(mi.InfoHash, &mi.Info)
+	for _, i := range pieces {
+		p := data[i<<16 : (i+1)<<16]
+		if err := s.WritePiece(i, [][]byte{p[:16<<10], p[16<<10:]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, mi
+}
+
+func TestCacheLsRm(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	pathA, a := cachedTorrent(t, dir, "alpha.bin", 0, 1, 2, 3)
+	_, b := cachedTorrent(t, dir, "beta.bin", 7)
+
+	code, out, stderr := btfs(t, "cache", "ls", "--cache-dir", dir)
+	if code != exitOK {
+		t.Fatalf("ls: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{a.InfoHash.String(), "4/8", "256 KiB", "alpha.bin", b.InfoHash.String(), "1/8", "beta.bin",
+		"2 torrents, 320 KiB of pieces", "bound 10 GiB"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ls output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "alpha.bin") > strings.Index(out, "beta.bin") {
+		t.Errorf("ls does not list the largest first:\n%s", out)
+	}
+
+	code, out, _ = btfs(t, "cache", "ls", "--json", "--cache-dir", dir, "--cache-size", "1G")
+	var ls cacheLsJSON
+	if err := json.Unmarshal([]byte(out), &ls); code != exitOK || err != nil {
+		t.Fatalf("ls --json: exit %d, %v:\n%s", code, err, out)
+	}
+	if ls.Bound != 1<<30 || len(ls.Torrents) != 2 || ls.Torrents[0].Pieces != 4 || ls.Torrents[0].Bytes != 256<<10 ||
+		ls.Live != 320<<10 || ls.Disk < ls.Live {
+		t.Fatalf("ls --json: %+v", ls)
+	}
+
+	// By .torrent file and by info-hash.
+	code, out, stderr = btfs(t, "cache", "rm", "--cache-dir", dir, pathA, strings.ToUpper(b.InfoHash.String()))
+	if code != exitOK || !strings.Contains(out, "removed "+a.InfoHash.String()+" alpha.bin (4 pieces, 256 KiB)") ||
+		!strings.Contains(out, "removed "+b.InfoHash.String()) {
+		t.Fatalf("rm: exit %d:\n%s%s", code, out, stderr)
+	}
+	if _, out, _ = btfs(t, "cache", "ls", "--cache-dir", dir); !strings.Contains(out, "0 torrents") {
+		t.Fatalf("ls after rm:\n%s", out)
+	}
+	code, _, stderr = btfs(t, "cache", "rm", "--cache-dir", dir, a.InfoHash.String())
+	if code != exitRuntime || !strings.Contains(stderr, "not in the cache") {
+		t.Fatalf("rm of a forgotten torrent: exit %d: %s", code, stderr)
+	}
+}
+
+func TestCacheUsageErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "none")
+	tests := []struct {
+		args     []string
+		code     int
+		inStderr string
+	}{
+		{[]string{"cache"}, exitUsage, "needs a subcommand"},
+		{[]string{"cache", "frob"}, exitUsage, "unknown cache subcommand"},
+		{[]string{"cache", "ls", "--cache-dir", dir, "extra"}, exitUsage, "no arguments"},
+		{[]string{"cache", "ls", "--cache-dir", dir, "--cache-size", "lots"}, exitUsage, "--cache-size"},
+		{[]string{"cache", "ls", "--cache-dir", dir, "--cache-size", "1M"}, exitUsage, "below the minimum"},
+		{[]string{"cache", "ls", "--bogus"}, exitUsage, "not defined"},
+		{[]string{"cache", "rm", "--cache-dir", dir}, exitUsage, "at least one"},
+		{[]string{"cache", "rm", "--cache-dir", dir, "no-such.torrent"}, exitUsage, "neither an info-hash nor"},
+		{[]string{"cache", "rm", "--cache-dir", dir, strings.Repeat("ab", 20)}, exitRuntime, "no cache in"},
+		{[]string{"cache", "ls", "--cache-dir", dir}, exitOK, ""},
+	}
+	for _, tc := range tests {
+		code, _, stderr := btfs(t, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.inStderr) {
+			t.Errorf("btfs %q: exit %d, stderr %q; want exit %d mentioning %q", tc.args, code, stderr, tc.code, tc.inStderr)
+		}
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("ls of a missing cache created it")
+	}
+}
+
+func TestCacheInUse(t *testing.T) {
+	dir := t.TempDir()
+	c, err := cache.Open(dir, cache.Options{MaxSize: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	code, _, stderr := btfs(t, "cache", "ls", "--cache-dir", dir)
+	if code != exitRuntime || !strings.Contains(stderr, "in use by another btfs process") {
+		t.Fatalf("ls of a cache in use: exit %d: %s", code, stderr)
+	}
+}
