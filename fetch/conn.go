@@ -216,9 +216,10 @@ func (t *Torrent) writeLoop(ctx context.Context, p *peer, w *wire.Writer) {
 			}
 			b := buf[:u.length]
 			if err := t.cfg.Storage.ReadAt(b, u.piece, int64(u.begin)); err != nil {
-				t.log.Warn("upload: read failed", "piece", u.piece, "err", err)
-				fail(err)
-				return
+				// The storage dropped the piece (a cache evicting) or cannot
+				// read it: the request goes unanswered, the connection stays.
+				t.log.Debug("upload: read failed; request dropped", "piece", u.piece, "err", err)
+				continue
 			}
 			if err := w.WriteMessage(wire.Message{ID: wire.Piece, Index: uint32(u.piece), Begin: u.begin, Block: b}); err != nil {
 				fail(err)

@@ -99,19 +99,38 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	first, end := t.info.PieceRange(abs, int64(len(p)))
 	n := 0
 	for i := first; i < end; i++ {
-		if err := t.waitPiece(ctx, i, r.done); err != nil {
-			return n, err
-		}
 		pieceStart := t.info.PieceOffset(i)
 		from := max(abs, pieceStart)
 		to := min(abs+int64(len(p)), pieceStart+t.info.PieceSize(i))
-		seg := p[from-abs : to-abs]
-		if err := t.cfg.Storage.ReadAt(seg, i, from-pieceStart); err != nil {
-			return n, fmt.Errorf("read piece %d: %w", i, err)
+		if err := r.readPiece(ctx, p[from-abs:to-abs], i, from-pieceStart); err != nil {
+			return n, err
 		}
-		n += len(seg)
+		n += int(to - from)
 	}
 	return n, nil
+}
+
+// maxRefetches bounds how often one read fetches a piece again after the
+// storage dropped it between its arrival and the read (a cache evicting
+// under pressure, or finding the piece damaged on disk).
+const maxRefetches = 3
+
+// readPiece reads seg from piece i at off, waiting for the piece first.
+func (r *Reader) readPiece(ctx context.Context, seg []byte, i int, off int64) error {
+	t := r.t
+	for attempt := 0; ; attempt++ {
+		if err := t.waitPiece(ctx, i, r.done); err != nil {
+			return err
+		}
+		err := t.cfg.Storage.ReadAt(seg, i, off)
+		if err == nil {
+			return nil
+		}
+		if attempt == maxRefetches || !t.dropped(ctx, i) {
+			return fmt.Errorf("read piece %d: %w", i, err)
+		}
+		t.log.Debug("piece dropped by the storage before it was read; fetching it again", "piece", i, "err", err)
+	}
 }
 
 // readahead updates the window after a read of n bytes at off and asks for
@@ -173,19 +192,28 @@ func (t *Torrent) setReadahead(ctx context.Context, stale, want pieceSpan) {
 	})
 }
 
+// pieceWait is a read blocked on a piece: done is closed when the piece is
+// stored, or when storing it failed, and then err says why.
+type pieceWait struct {
+	done chan struct{}
+	err  error
+}
+
 // waitPiece returns once piece i is stored, raising it to Urgent meanwhile,
-// or when ctx ends or closed is closed.
+// or when ctx ends or closed is closed, or when the piece arrived but could
+// not be stored (a full disk): reads then fail instead of waiting for a
+// piece the storage cannot take.
 func (t *Torrent) waitPiece(ctx context.Context, i int, closed <-chan struct{}) error {
 	if t.have.has(i) {
 		return nil
 	}
-	ready := make(chan struct{})
+	w := &pieceWait{done: make(chan struct{})}
 	err := t.do(ctx, func() {
 		if t.picker.Have(i) {
-			close(ready)
+			close(w.done)
 			return
 		}
-		t.waiters[i] = append(t.waiters[i], ready)
+		t.waiters[i] = append(t.waiters[i], w)
 		t.raise(i, picker.Urgent)
 		t.requestAll()
 	})
@@ -193,8 +221,8 @@ func (t *Torrent) waitPiece(ctx context.Context, i int, closed <-chan struct{}) 
 		return err
 	}
 	select {
-	case <-ready:
-		return nil
+	case <-w.done:
+		return w.err
 	case <-closed:
 		return ErrReaderClosed
 	case <-ctx.Done():
@@ -255,11 +283,23 @@ func (t *Torrent) lower(i int) {
 // readers' view.
 func (t *Torrent) wake(i int) {
 	t.have.set(i, true)
-	for _, ch := range t.waiters[i] {
-		close(ch)
+	for _, w := range t.waiters[i] {
+		close(w.done)
 	}
 	delete(t.waiters, i)
 	delete(t.aheadRefs, i)
+}
+
+// failWaiters ends the reads waiting for piece i with err, and stops
+// fetching the piece for them: the next read asks again.
+func (t *Torrent) failWaiters(i int, err error) {
+	for _, w := range t.waiters[i] {
+		w.err = err
+		close(w.done)
+	}
+	delete(t.waiters, i)
+	delete(t.aheadRefs, i)
+	t.lower(i)
 }
 
 // requestAll tops up every peer's requests after priorities changed.

@@ -105,8 +105,8 @@ type Torrent struct {
 	suspects   map[int][]blockRecord
 	banned     map[netip.AddrPort]bool
 	verifyQ    chan verifyJob
-	waiters    map[int][]chan struct{} // reads blocked on a piece
-	aheadRefs  map[int]int             // readers whose readahead wants a piece
+	waiters    map[int][]*pieceWait // reads blocked on a piece
+	aheadRefs  map[int]int          // readers whose readahead wants a piece
 
 	// have mirrors the picker's verified pieces for Readers on other
 	// goroutines; written only by the loop.
@@ -156,7 +156,7 @@ func New(cfg Config) *Torrent {
 		pieces:     map[int][][]byte{},
 		suspects:   map[int][]blockRecord{},
 		banned:     map[netip.AddrPort]bool{},
-		waiters:    map[int][]chan struct{}{},
+		waiters:    map[int][]*pieceWait{},
 		aheadRefs:  map[int]int{},
 		have:       haveView{bf: bitfield.New(cfg.Info.NumPieces())},
 	}
@@ -224,6 +224,7 @@ func (t *Torrent) Run(ctx context.Context) error {
 	t.checkDone()
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
+	evicted := evictedChan(t.cfg.Storage)
 	chokeEvery := int(choke.RoundInterval / tick)
 	for ticks := 0; ; {
 		select {
@@ -242,6 +243,8 @@ func (t *Torrent) Run(ctx context.Context) error {
 			t.dialMore(ctx)
 		case f := <-t.queries:
 			f()
+		case <-evicted:
+			t.forgetEvicted()
 		case now := <-ticker.C:
 			ticks++
 			t.onTick(ctx, now)

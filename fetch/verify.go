@@ -112,7 +112,7 @@ func (t *Torrent) handleVerified(r verifyResult) {
 	}
 	contributors := t.contributors(r.piece)
 	if r.ok && r.err != nil {
-		t.log.Error("storing a verified piece failed; it will be downloaded again", "piece", r.piece, "err", r.err)
+		t.log.Error("storing a verified piece failed", "piece", r.piece, "err", r.err)
 		r.ok = false
 		contributors = nil // not the peers' fault
 	}
@@ -139,6 +139,9 @@ func (t *Torrent) handleVerified(r verifyResult) {
 	// every pipeline may be idle, and nothing else would until the next tick.
 	defer t.requestAll()
 	if r.err != nil {
+		// Reads waiting for it fail rather than wait for a piece the
+		// storage cannot take (a full disk); a later read tries again.
+		t.failWaiters(r.piece, fmt.Errorf("store piece %d: %w", r.piece, r.err))
 		return
 	}
 	t.log.Info("piece failed its hash check", "piece", r.piece, "senders", len(bad))

@@ -3,19 +3,23 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/btfs/btfs/cache"
 	"github.com/btfs/btfs/metainfo"
 )
 
 // cachedTorrent makes a torrent of 8 pieces of 64 KiB and stores the pieces
-// given in the cache in dir; it returns the torrent's path and metainfo.
-func cachedTorrent(t *testing.T, dir, name string, pieces ...int) (string, *metainfo.MetaInfo) {
+// given in the cache in dir; it returns the torrent's path and metainfo. The
+// content is the torrent's path without ".torrent"; announce, if set, is
+// its tracker.
+func cachedTorrent(t *testing.T, dir, name, announce string, pieces ...int) (string, *metainfo.MetaInfo) {
 	t.Helper()
 	src := filepath.Join(t.TempDir(), name)
 	data := make([]byte, 8<<16)
@@ -23,7 +27,11 @@ func cachedTorrent(t *testing.T, dir, name string, pieces ...int) (string, *meta
 	if err := os.WriteFile(src, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mi, err := metainfo.Create(context.Background(), src, metainfo.CreateOptions{PieceLength: 64 << 10})
+	opts := metainfo.CreateOptions{PieceLength: 64 << 10}
+	if announce != "" {
+		opts.Trackers = [][]string{{announce}}
+	}
+	mi, err := metainfo.Create(context.Background(), src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +60,8 @@ func cachedTorrent(t *testing.T, dir, name string, pieces ...int) (string, *meta
 
 func TestCacheLsRm(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache")
-	pathA, a := cachedTorrent(t, dir, "alpha.bin", 0, 1, 2, 3)
-	_, b := cachedTorrent(t, dir, "beta.bin", 7)
+	pathA, a := cachedTorrent(t, dir, "alpha.bin", "", 0, 1, 2, 3)
+	_, b := cachedTorrent(t, dir, "beta.bin", "", 7)
 
 	code, out, stderr := btfs(t, "cache", "ls", "--cache-dir", dir)
 	if code != exitOK {
@@ -133,5 +141,29 @@ func TestCacheInUse(t *testing.T) {
 	code, _, stderr := btfs(t, "cache", "ls", "--cache-dir", dir)
 	if code != exitRuntime || !strings.Contains(stderr, "in use by another btfs process") {
 		t.Fatalf("ls of a cache in use: exit %d: %s", code, stderr)
+	}
+}
+
+// btfs seed --from-cache serves what the cache holds, with no data files:
+// a btfs get downloads the whole torrent from it.
+func TestSeedFromCache(t *testing.T) {
+	work := t.TempDir()
+	trackerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startProc(t, work, btfsBin, "tracker", "--listen", trackerAddr, "--udp", "", "--interval", "1m")
+	waitListening(t, trackerAddr)
+	cacheDir := filepath.Join(work, "cache")
+	torrent, _ := cachedTorrent(t, cacheDir, "gamma.bin", "http://"+trackerAddr+"/announce", 0, 1, 2, 3, 4, 5, 6, 7)
+	seedPort := freePort(t)
+	startProc(t, work, btfsBin, "seed", "--from-cache", "--cache-dir", cacheDir,
+		"--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), torrent)
+	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
+	waitFor(t, "the seeder's announce", 10*time.Second, func() bool { return trackerSeeders(trackerAddr) == 1 })
+
+	out := filepath.Join(work, "out")
+	if code, _, stderr := btfs(t, "get", "-o", out, "--listen", "127.0.0.1", "--port", "0", torrent); code != exitOK {
+		t.Fatalf("get from a cache seeder: exit %d: %s", code, stderr)
+	}
+	if got, want := sha1File(t, filepath.Join(out, "gamma.bin")), sha1File(t, strings.TrimSuffix(torrent, ".torrent")); got != want {
+		t.Fatalf("downloaded sha1 %s, want %s", got, want)
 	}
 }

@@ -33,7 +33,7 @@ func mountCommand() *cli.Command {
 			&cli.BoolFlag{Name: "prefetch", Usage: "also download the rest of the torrent in the background"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: needs user_allow_other)"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE request"},
-		}, append(storageFlags(), swarmFlags()...)...),
+		}, append(cacheFlags(), swarmFlags()...)...),
 		Action: runMount,
 	}
 }
@@ -65,7 +65,7 @@ func runMount(c *cli.Context) error {
 	if err := fs.CheckMountpoint(mountpoint); err != nil { // before any slow start-up work
 		return err
 	}
-	store, err := openStorage(c, mi)
+	store, err := openTorrentCache(c, mi)
 	if err != nil {
 		return err
 	}

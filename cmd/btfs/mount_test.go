@@ -40,7 +40,7 @@ func TestMountEndToEnd(t *testing.T) {
 		t.Fatalf("create: %s", stderr)
 	}
 	seedPort := freePort(t)
-	startProc(t, work, btfsBin, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), "-d", filepath.Join(work, "src"), torrent)
+	seeder := startProc(t, work, btfsBin, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), "-d", filepath.Join(work, "src"), torrent)
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
 
 	mnt := filepath.Join(work, "mnt")
@@ -68,16 +68,55 @@ func TestMountEndToEnd(t *testing.T) {
 	}
 	// The mount said "stopped": the tracker is left with the seeder alone.
 	waitFor(t, "the tracker to forget the mount", 10*time.Second, func() bool {
-		resp, err := http.Get("http://" + trackerAddr + "/stats")
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		var s struct{ Seeders, Leechers int }
-		body, _ := io.ReadAll(resp.Body)
-		json.Unmarshal(body, &s)
-		return s.Seeders == 1 && s.Leechers == 0
+		s, ok := trackerStats(trackerAddr)
+		return ok && s.Seeders == 1 && s.Leechers == 0
 	})
+
+	// Every piece read went into the cache: with the seeder gone, a
+	// remount serves the same bytes from the cache alone.
+	seeder.stop()
+	if _, out, _ := btfs(t, "cache", "ls", "--cache-dir", filepath.Join(work, "cache")); !strings.Contains(out, "show") {
+		t.Fatalf("cache ls after the mount:\n%s", out)
+	}
+	remount := startProc(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
+		"--cache-dir", filepath.Join(work, "cache"), torrent, mnt)
+	waitFor(t, "the remount", 20*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
+		return err == nil
+	})
+	for _, name := range []string{"episode1.mkv", "subs/en.srt", "notes.txt"} {
+		if got, want := sha1File(t, filepath.Join(mnt, "show", name)), sha1File(t, filepath.Join(src, name)); got != want {
+			t.Fatalf("%s from the cache: sha1 %s, want %s", name, got, want)
+		}
+	}
+	if code, _, stderr := btfs(t, "unmount", mnt); code != exitOK {
+		t.Fatalf("unmount: %s", stderr)
+	}
+	if err := remount.wait(t, 20*time.Second); err != nil {
+		t.Fatalf("remount exited with %v", err)
+	}
+	if out := remount.Output(); !strings.Contains(out, "have=") || strings.Contains(out, "have=0/") {
+		t.Fatalf("the remount did not find the pieces in the cache:\n%s", out)
+	}
+}
+
+// trackerStats reads a btfs tracker's /stats; ok is false if it did not answer.
+func trackerStats(addr string) (s struct{ Seeders, Leechers int }, ok bool) {
+	resp, err := http.Get("http://" + addr + "/stats")
+	if err != nil {
+		return s, false
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return s, err == nil && json.Unmarshal(body, &s) == nil
+}
+
+// trackerSeeders is the number of seeders a btfs tracker knows, or -1.
+func trackerSeeders(addr string) int {
+	if s, ok := trackerStats(addr); ok {
+		return s.Seeders
+	}
+	return -1
 }
 
 func sha1File(t *testing.T, path string) string {

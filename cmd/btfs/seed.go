@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/btfs/btfs/cache"
 	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/filestore"
 	"github.com/btfs/btfs/metainfo"
@@ -17,10 +18,13 @@ func seedCommand() *cli.Command {
 		ArgsUsage: "FILE.torrent...",
 		Description: "Checks the data of each torrent under DIR (laid out as in the torrent, as 'btfs get' leaves it),\n" +
 			"then announces to the trackers and serves every peer that asks, on one port, until interrupted.\n" +
-			"Missing or wrong data is an error that names the first bad piece and its file.",
+			"Missing or wrong data is an error that names the first bad piece and its file.\n\n" +
+			"With --from-cache, serves instead the pieces the cache holds (what mounts have read), however\n" +
+			"few: the bitfield tells peers which. No data directory is needed.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Aliases: []string{"d"}, Value: ".", Usage: "the torrents' data lives under `DIR`"},
-		}, swarmFlags()...),
+			&cli.BoolFlag{Name: "from-cache", Usage: "serve the pieces in the cache (--cache-dir) instead of data files"},
+		}, append(cacheFlags(), swarmFlags()...)...),
 		Action: runSeed,
 	}
 }
@@ -41,10 +45,25 @@ func runSeed(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var cached *cache.Cache
+	if c.Bool("from-cache") {
+		if cached, err = openCache(c); err != nil {
+			return err
+		}
+		defer cached.Close()
+	}
 	for _, path := range c.Args().Slice() {
 		mi, err := metainfo.Load(path)
 		if err != nil {
 			return err
+		}
+		if cached != nil {
+			store := cached.Torrent(mi.InfoHash, &mi.Info)
+			have := store.Have()
+			torrents = append(torrents, newTorrent(c, mi, store, fetch.CheckResult{Have: have}, ln, false, log))
+			log.Info("seeding from the cache", "name", mi.Info.Name, "info_hash", mi.InfoHash,
+				"have", fmt.Sprintf("%d/%d pieces", have.Count(), mi.Info.NumPieces()))
+			continue
 		}
 		store := filestore.Open(c.String("data"), &mi.Info, false)
 		stores = append(stores, store)

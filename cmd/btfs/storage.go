@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 
-	"github.com/btfs/btfs/fetch"
-	"github.com/btfs/btfs/filestore"
-	"github.com/btfs/btfs/internal/bitfield"
+	"github.com/btfs/btfs/cache"
 	"github.com/btfs/btfs/metainfo"
 	"github.com/btfs/btfs/wire"
 	"github.com/urfave/cli/v2"
@@ -17,20 +14,6 @@ import (
 // that no other client uses.
 func newPeerID() wire.PeerID { return wire.NewPeerID("-bf0001-") }
 
-// mountStore is where a mount keeps verified pieces.
-type mountStore interface {
-	fetch.Storage
-	Have() bitfield.Bitfield
-	Close() error
-}
-
-// storageFlags are the flags of the piece store behind a mount.
-func storageFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "cache-dir", Value: defaultCacheDir(), Usage: "keep verified pieces under `DIR`"},
-	}
-}
-
 func defaultCacheDir() string {
 	if d, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(d, "btfs")
@@ -38,22 +21,20 @@ func defaultCacheDir() string {
 	return filepath.Join(os.TempDir(), "btfs-cache")
 }
 
-// fileStore adapts a filestore to a mountStore, checking what it holds once.
-type fileStore struct {
-	*filestore.Store
-	have bitfield.Bitfield
+// torrentCache is one torrent's pieces in the cache a mount opened for
+// itself; closing it closes the cache.
+type torrentCache struct {
+	*cache.TorrentStore
+	c *cache.Cache
 }
 
-func (s *fileStore) Have() bitfield.Bitfield { return s.have }
+func (s torrentCache) Close() error { return s.c.Close() }
 
-// openStorage opens the piece store for a mount.
-func openStorage(c *cli.Context, mi *metainfo.MetaInfo) (mountStore, error) {
-	dir := filepath.Join(c.String("cache-dir"), "files", mi.InfoHash.String())
-	st := filestore.Open(dir, &mi.Info, true)
-	res, err := fetch.Check(context.WithoutCancel(c.Context), &mi.Info, st, nil)
+// openTorrentCache opens the --cache-dir cache and the torrent's pieces in it.
+func openTorrentCache(c *cli.Context, mi *metainfo.MetaInfo) (torrentCache, error) {
+	cc, err := openCache(c)
 	if err != nil {
-		st.Close()
-		return nil, err
+		return torrentCache{}, err
 	}
-	return &fileStore{Store: st, have: res.Have}, nil
+	return torrentCache{TorrentStore: cc.Torrent(mi.InfoHash, &mi.Info), c: cc}, nil
 }

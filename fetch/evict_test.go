@@ -1,0 +1,183 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/btfs/btfs/fetch/picker"
+)
+
+// flakyStore wraps a Storage with the failures of a bounded cache on a
+// small disk: pieces it drops (and says so through Evictor), and writes it
+// refuses while full.
+type flakyStore struct {
+	Storage
+	evictedCh chan struct{}
+
+	mu      sync.Mutex
+	dropped map[int]bool
+	evicted []int
+	full    bool
+	writes  map[int]int
+}
+
+func newFlakyStore(st Storage) *flakyStore {
+	return &flakyStore{Storage: st, evictedCh: make(chan struct{}, 1), dropped: map[int]bool{}, writes: map[int]int{}}
+}
+
+func (s *flakyStore) ReadAt(p []byte, piece int, off int64) error {
+	s.mu.Lock()
+	gone := s.dropped[piece]
+	s.mu.Unlock()
+	if gone {
+		return fmt.Errorf("piece %d is not stored", piece)
+	}
+	return s.Storage.ReadAt(p, piece, off)
+}
+
+func (s *flakyStore) WritePiece(piece int, blocks [][]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.full {
+		return fmt.Errorf("write piece %d: %w", piece, syscall.ENOSPC)
+	}
+	s.writes[piece]++
+	delete(s.dropped, piece)
+	return s.Storage.WritePiece(piece, blocks)
+}
+
+// drop forgets piece; signal says whether the engine is told at once (a
+// cache evicting) or only finds out on reading it (a damaged piece).
+func (s *flakyStore) drop(piece int, signal bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropped[piece] = true
+	s.evicted = append(s.evicted, piece)
+	if signal {
+		select {
+		case s.evictedCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *flakyStore) setFull(v bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.full = v
+}
+
+func (s *flakyStore) writesOf(piece int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes[piece]
+}
+
+func (s *flakyStore) Evicted() <-chan struct{} { return s.evictedCh }
+
+func (s *flakyStore) TakeEvicted() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.evicted
+	s.evicted = nil
+	return out
+}
+
+// startFlakyMount starts a mount-like node (fetching only what is read)
+// over a flakyStore, connected to a seeder of the same content.
+func startFlakyMount(t *testing.T, size int) (*node, *flakyStore, []byte) {
+	t.Helper()
+	mi, src := makeContent(t, size, 64<<10)
+	data, err := os.ReadFile(filepath.Join(src, "content.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeder := startNode(t, mi, src, true, nil)
+	var store *flakyStore
+	mounter := startNode(t, mi, t.TempDir(), false, func(c *Config) {
+		c.WantAll = false
+		store = newFlakyStore(c.Storage)
+		c.Storage = store
+	})
+	mounter.t.AddPeers(context.Background(), []netip.AddrPort{seeder.addr})
+	return mounter, store, data
+}
+
+func readAndCompare(t *testing.T, r *Reader, data []byte, off int64, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	buf := make([]byte, n)
+	got, err := r.ReadAt(ctx, buf, off)
+	if err != nil || !bytes.Equal(buf[:got], data[off:off+int64(n)]) {
+		t.Fatalf("ReadAt(%d, %d) = %d, %v", off, n, got, err)
+	}
+}
+
+// A piece the storage drops is fetched again when it is read next, whether
+// the storage said so first or the read is how the engine finds out.
+func TestEvictedPiecesAreFetchedAgain(t *testing.T) {
+	for _, signal := range []bool{true, false} {
+		t.Run(fmt.Sprintf("signalled=%v", signal), func(t *testing.T) {
+			mounter, store, data := startFlakyMount(t, 1<<20)
+			r := mounter.t.NewReader(0, int64(len(data)), 0)
+			defer r.Close()
+			readAndCompare(t, r, data, 100, 1000)
+			store.drop(0, signal)
+			if signal { // the engine forgets the piece by itself
+				waitFor(t, "the engine to forget piece 0", func() bool { return !mounter.t.have.has(0) })
+			}
+			readAndCompare(t, r, data, 100, 1000)
+			if w := store.writesOf(0); w != 2 {
+				t.Fatalf("piece 0 stored %d times, want 2 (fetched again once)", w)
+			}
+		})
+	}
+}
+
+// A piece that arrives while the storage is full fails the reads waiting
+// for it with the storage's error instead of leaving them blocked, and is
+// not fetched over and over; once there is room, a read succeeds.
+func TestFullStorageFailsReads(t *testing.T) {
+	mounter, store, data := startFlakyMount(t, 1<<20)
+	store.setFull(true)
+	r := mounter.t.NewReader(0, int64(len(data)), 0)
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := r.ReadAt(ctx, make([]byte, 100), 200<<10)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("read with the storage full: %v, want ENOSPC", err)
+	}
+	// Nothing asks for the piece any more: no download loop on a full disk.
+	var pr picker.Priority
+	if err := mounter.t.do(ctx, func() { pr = mounter.t.picker.Priority(3) }); err != nil {
+		t.Fatal(err)
+	}
+	if pr != picker.None {
+		t.Fatalf("piece 3 still has priority %v after it could not be stored", pr)
+	}
+	store.setFull(false)
+	readAndCompare(t, r, data, 200<<10, 100)
+}
+
+// waitFor polls cond until it holds, failing the test after 10 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
