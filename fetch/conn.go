@@ -162,6 +162,10 @@ func (t *Torrent) readLoop(ctx context.Context, p *peer, r *wire.Reader) {
 		pm := peerMsg{p: p, msg: msg}
 		switch msg.ID {
 		case wire.Piece:
+			if err := throttle(ctx, t.cfg.DownloadLimit, len(msg.Block)); err != nil {
+				report(peerMsg{p: p, err: err}) // ctx ended: the connection is closing
+				return
+			}
 			pm.block = t.blocks.get(len(msg.Block))
 			copy(pm.block, msg.Block)
 			pm.msg.Block = nil
@@ -220,6 +224,9 @@ func (t *Torrent) writeLoop(ctx context.Context, p *peer, w *wire.Writer) {
 				// read it: the request goes unanswered, the connection stays.
 				t.log.Debug("upload: read failed; request dropped", "piece", u.piece, "err", err)
 				continue
+			}
+			if err := throttle(ctx, t.cfg.UploadLimit, len(b)); err != nil {
+				return
 			}
 			if err := w.WriteMessage(wire.Message{ID: wire.Piece, Index: uint32(u.piece), Begin: u.begin, Block: b}); err != nil {
 				fail(err)

@@ -50,6 +50,10 @@ func (t *Torrent) onBlock(p *peer, msg wire.Message, data []byte) {
 	begin, length := t.picker.BlockBounds(b)
 	if _, asked := p.inflight[b]; !asked || int64(msg.Begin) != begin || int64(len(data)) != length {
 		t.blocks.put(data)
+		if p.cancelled > 0 {
+			p.cancelled--
+			return
+		}
 		if p.unrequested++; p.unrequested > maxUnrequested {
 			t.dropPeer(p, fmt.Errorf("sent %d blocks we did not ask for", p.unrequested))
 		}
@@ -65,7 +69,7 @@ func (t *Torrent) onBlock(p *peer, msg wire.Message, data []byte) {
 	for _, id := range others { // endgame: the other copies are no longer needed
 		if q := t.peerByPickerID(id); q != nil {
 			delete(q.inflight, b)
-			q.c.out.send(wire.Message{ID: wire.Cancel, Index: msg.Index, Begin: msg.Begin, Length: uint32(length)})
+			t.sendCancel(q, b)
 		}
 	}
 	if !ok {
@@ -84,6 +88,29 @@ func (t *Torrent) onBlock(p *peer, msg wire.Message, data []byte) {
 		t.verify(b.Piece, blocks)
 	}
 	t.request(p)
+}
+
+// sendCancel withdraws our request for b from p.
+func (t *Torrent) sendCancel(p *peer, b picker.Block) {
+	begin, length := t.picker.BlockBounds(b)
+	p.cancelled++
+	t.cancelled++
+	p.c.out.send(wire.Message{ID: wire.Cancel, Index: uint32(b.Piece), Begin: uint32(begin), Length: uint32(length)})
+}
+
+// cancelPiece withdraws every request for piece i: nobody wants it any more
+// (a reader seeked away), and the bandwidth goes to what is wanted now.
+// Blocks already received are kept for when the piece is wanted again.
+func (t *Torrent) cancelPiece(i int) {
+	for p := range t.peers {
+		for b := range p.inflight {
+			if b.Piece == i {
+				delete(p.inflight, b)
+				t.picker.Unrequest(b, p.id)
+				t.sendCancel(p, b)
+			}
+		}
+	}
 }
 
 func (t *Torrent) peerByPickerID(id int) *peer {

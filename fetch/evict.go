@@ -60,4 +60,3 @@ func (t *Torrent) dropped(ctx context.Context, i int) bool {
 	})
 	return gone
 }
-

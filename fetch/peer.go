@@ -44,11 +44,14 @@ type peer struct {
 	connectedAt time.Time
 	reqq        int // how many requests the peer accepts (extension handshake)
 	unrequested int
-	strikes     int
+	// cancelled counts blocks we cancelled that may still arrive: a peer
+	// may have sent them before it read the cancel, and those are no fault.
+	cancelled int
+	strikes   int
 
 	downloaded       int64        // loop-owned
 	uploaded         atomic.Int64 // written by the writer goroutine
-	downRate, upRate rate
+	downRate, upRate meter
 }
 
 // addConn starts a handshaken connection's goroutines and greets the peer.

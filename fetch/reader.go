@@ -60,6 +60,9 @@ type Reader struct {
 	window    int64
 	ahead     pieceSpan // pieces this reader raised to Readahead
 
+	headTailOnce sync.Once
+	headTail     []int // pieces this reader raised to HeadTail; set once by claimHeadTail
+
 	done      chan struct{} // closed by Close: blocked reads return
 	closeOnce sync.Once
 }
@@ -93,6 +96,7 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	p = p[:min(int64(len(p)), r.size-off)]
+	r.claimHeadTail(ctx)
 	r.readahead(ctx, off, int64(len(p)))
 	t := r.t
 	abs := r.off + off
@@ -168,6 +172,7 @@ func (r *Reader) Close() error {
 	if stale.end > stale.first {
 		r.t.setReadahead(context.Background(), stale, pieceSpan{})
 	}
+	r.releaseHeadTail()
 	return nil
 }
 
@@ -270,6 +275,9 @@ func (t *Torrent) lower(i int) {
 	if t.cfg.WantAll {
 		pr = picker.Normal
 	}
+	if t.headTailRefs[i] > 0 {
+		pr = picker.HeadTail
+	}
 	if t.aheadRefs[i] > 0 {
 		pr = picker.Readahead
 	}
@@ -277,6 +285,9 @@ func (t *Torrent) lower(i int) {
 		pr = picker.Urgent
 	}
 	t.picker.SetPriority(i, pr)
+	if pr == picker.None && t.picker.Active(i) {
+		t.cancelPiece(i)
+	}
 }
 
 // wake releases the reads waiting for piece i, now stored, and updates the
@@ -288,6 +299,7 @@ func (t *Torrent) wake(i int) {
 	}
 	delete(t.waiters, i)
 	delete(t.aheadRefs, i)
+	delete(t.headTailRefs, i)
 }
 
 // failWaiters ends the reads waiting for piece i with err, and stops
@@ -299,6 +311,7 @@ func (t *Torrent) failWaiters(i int, err error) {
 	}
 	delete(t.waiters, i)
 	delete(t.aheadRefs, i)
+	delete(t.headTailRefs, i)
 	t.lower(i)
 }
 

@@ -9,7 +9,8 @@ type Stats struct {
 	Downloaded, Uploaded int64
 	DownRate, UpRate     float64 // bytes/s, summed over peers
 	Peers, Seeders       int
-	Candidates           int // addresses known
+	Candidates           int   // addresses known
+	Cancelled            int64 // requests withdrawn: seeks away from readahead, endgame duplicates
 }
 
 // Stats returns a snapshot, taken on the loop; it fails only if ctx ends or
@@ -20,7 +21,7 @@ func (t *Torrent) Stats(ctx context.Context) (Stats, error) {
 		s = Stats{
 			Pieces: t.info.NumPieces(), Have: t.picker.HaveCount(), Length: t.info.Length, Left: t.left.Load(),
 			Downloaded: t.downloaded.Load(), Uploaded: t.uploaded.Load(),
-			Peers: len(t.peers), Candidates: len(t.candidates),
+			Peers: len(t.peers), Candidates: len(t.candidates), Cancelled: t.cancelled,
 		}
 		for p := range t.peers {
 			s.DownRate += p.downRate.perSec

@@ -17,6 +17,7 @@ import (
 	"github.com/btfs/btfs/metainfo"
 	"github.com/btfs/btfs/tracker"
 	"github.com/btfs/btfs/wire"
+	"golang.org/x/time/rate"
 )
 
 // Limits with reasons.
@@ -68,6 +69,10 @@ type Config struct {
 	// the tracker asks; 0 keeps the announcer's default (a minute). Local
 	// swarms and tests shorten it so that peers hear of late joiners soon.
 	AnnounceMinWait time.Duration
+	// DownloadLimit and UploadLimit bound the bytes of blocks received and
+	// sent (NewRateLimit); nil is unlimited. A slowed reader leaves data in
+	// the socket, so TCP slows the peer down too.
+	DownloadLimit, UploadLimit *rate.Limiter
 }
 
 // Torrent is one torrent's swarm engine. Create it with New, start Run, and
@@ -90,28 +95,31 @@ type Torrent struct {
 	uploaded, downloaded atomic.Int64
 	left                 atomic.Int64       // bytes of wanted pieces not yet verified
 	done                 chan struct{}      // closed when every wanted piece is verified
+	stopped              chan struct{}      // closed when Run has returned
 	announcer            *tracker.Announcer // set before Run's goroutines start; nil without trackers
 
 	// Loop-owned state (only the Run goroutine touches these).
-	picker     *picker.Picker
-	choker     *choke.Choker
-	peers      map[*peer]struct{}
-	byID       map[wire.PeerID]*peer
-	nextPeerID int
-	addrOf     map[int]netip.AddrPort // picker peer id -> address, for blame
-	candidates map[netip.AddrPort]*candidate
-	dialing    int
-	pieces     map[int][][]byte // blocks of pieces being downloaded
-	suspects   map[int][]blockRecord
-	banned     map[netip.AddrPort]bool
-	verifyQ    chan verifyJob
-	waiters    map[int][]*pieceWait // reads blocked on a piece
-	aheadRefs  map[int]int          // readers whose readahead wants a piece
+	picker       *picker.Picker
+	choker       *choke.Choker
+	peers        map[*peer]struct{}
+	byID         map[wire.PeerID]*peer
+	nextPeerID   int
+	addrOf       map[int]netip.AddrPort // picker peer id -> address, for blame
+	candidates   map[netip.AddrPort]*candidate
+	dialing      int
+	pieces       map[int][][]byte // blocks of pieces being downloaded
+	suspects     map[int][]blockRecord
+	banned       map[netip.AddrPort]bool
+	verifyQ      chan verifyJob
+	waiters      map[int][]*pieceWait // reads blocked on a piece
+	aheadRefs    map[int]int          // readers whose readahead wants a piece
+	headTailRefs map[int]int          // readers whose file's head or tail holds a piece
 
 	// have mirrors the picker's verified pieces for Readers on other
 	// goroutines; written only by the loop.
 	have       haveView
 	doneClosed bool
+	cancelled  int64 // requests withdrawn, for Stats
 	pickBuf    []picker.Block
 
 	// Complete pieces handed to the verifiers and not yet back, and their
@@ -139,26 +147,28 @@ func New(cfg Config) *Torrent {
 	seed := rand.Uint64()
 	t := &Torrent{
 		cfg: cfg, info: cfg.Info, blocks: newBlockPool(),
-		log:        cfg.Logger.With("torrent", cfg.InfoHash.String()[:8]),
-		peerMsgs:   make(chan peerMsg, 256),
-		conns:      make(chan *conn),
-		dialEnd:    make(chan dialResult),
-		verified:   make(chan verifyResult),
-		addPeers:   make(chan []netip.AddrPort, 4),
-		queries:    make(chan func()),
-		done:       make(chan struct{}),
-		picker:     picker.New(cfg.Info.PieceLength, cfg.Info.Length, rand.New(rand.NewPCG(seed, 1))),
-		choker:     choke.New(cfg.UnchokeSlots, rand.New(rand.NewPCG(seed, 2))),
-		peers:      map[*peer]struct{}{},
-		byID:       map[wire.PeerID]*peer{},
-		addrOf:     map[int]netip.AddrPort{},
-		candidates: map[netip.AddrPort]*candidate{},
-		pieces:     map[int][][]byte{},
-		suspects:   map[int][]blockRecord{},
-		banned:     map[netip.AddrPort]bool{},
-		waiters:    map[int][]*pieceWait{},
-		aheadRefs:  map[int]int{},
-		have:       haveView{bf: bitfield.New(cfg.Info.NumPieces())},
+		log:          cfg.Logger.With("torrent", cfg.InfoHash.String()[:8]),
+		peerMsgs:     make(chan peerMsg, 256),
+		conns:        make(chan *conn),
+		dialEnd:      make(chan dialResult),
+		verified:     make(chan verifyResult),
+		addPeers:     make(chan []netip.AddrPort, 4),
+		queries:      make(chan func()),
+		done:         make(chan struct{}),
+		stopped:      make(chan struct{}),
+		picker:       picker.New(cfg.Info.PieceLength, cfg.Info.Length, rand.New(rand.NewPCG(seed, 1))),
+		choker:       choke.New(cfg.UnchokeSlots, rand.New(rand.NewPCG(seed, 2))),
+		peers:        map[*peer]struct{}{},
+		byID:         map[wire.PeerID]*peer{},
+		addrOf:       map[int]netip.AddrPort{},
+		candidates:   map[netip.AddrPort]*candidate{},
+		pieces:       map[int][][]byte{},
+		suspects:     map[int][]blockRecord{},
+		banned:       map[netip.AddrPort]bool{},
+		waiters:      map[int][]*pieceWait{},
+		aheadRefs:    map[int]int{},
+		headTailRefs: map[int]int{},
+		have:         haveView{bf: bitfield.New(cfg.Info.NumPieces())},
 	}
 	if cfg.Have.Len() == cfg.Info.NumPieces() {
 		for i := range cfg.Info.NumPieces() {
@@ -195,6 +205,8 @@ func (t *Torrent) do(ctx context.Context, f func()) error {
 	case t.queries <- func() { f(); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-t.stopped:
+		return errStopped
 	}
 	select {
 	case <-done:
@@ -217,6 +229,7 @@ func (t *Torrent) Run(ctx context.Context) error {
 		for _, blocks := range t.pieces {
 			t.releaseBlocks(blocks)
 		}
+		close(t.stopped)
 	}()
 	t.startVerifiers(ctx)
 	t.updateLeft()

@@ -38,6 +38,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"frobnicate"}, exitUsage, "unknown command"},
 		{[]string{"create"}, exitUsage, "exactly one PATH"},
 		{[]string{"create", "--piece-length", "lots", dir}, exitUsage, "piece-length"},
+		{[]string{"get", "--max-download-rate", "fast", "x.torrent"}, exitUsage, "--max-download-rate"},
+		{[]string{"seed", "--max-upload-rate", "-5", "x.torrent"}, exitUsage, "--max-upload-rate"},
 		{[]string{"info", filepath.Join(dir, "missing.torrent")}, exitRuntime, "no such file"},
 		{[]string{"info", bad}, exitRuntime, "piece length is missing"},
 		{[]string{"create", filepath.Join(dir, "missing")}, exitRuntime, "no such file"},

@@ -32,6 +32,10 @@ func runGet(c *cli.Context) error {
 		return usagef(c, "get needs exactly one FILE.torrent, got %d arguments", c.NArg())
 	}
 	log := logger(c)
+	base, err := swarmConfig(c, log)
+	if err != nil {
+		return err
+	}
 	mi, err := metainfo.Load(c.Args().First())
 	if err != nil {
 		return err
@@ -49,7 +53,7 @@ func runGet(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	t := newTorrent(c, mi, store, have, ln, true, log)
+	t := newTorrent(base, ln, mi, store, have.Have, true)
 	stop := runAll(c.Context, ln, t)
 	defer stop()
 

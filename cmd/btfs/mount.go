@@ -57,6 +57,10 @@ func runMount(c *cli.Context) error {
 		return usagef(c, "--readahead: %v", err)
 	}
 	log := logger(c)
+	base, err := swarmConfig(c, log)
+	if err != nil {
+		return err
+	}
 	mi, err := metainfo.Load(c.Args().Get(0))
 	if err != nil {
 		return err
@@ -74,10 +78,7 @@ func runMount(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	t := fetch.New(fetch.Config{
-		Info: &mi.Info, InfoHash: mi.InfoHash, PeerID: newPeerID(), Storage: store, Have: store.Have(),
-		WantAll: c.Bool("prefetch"), Trackers: mi.Trackers, ListenPort: ln.Port(), MaxPeers: c.Int("max-peers"), Logger: log,
-	})
+	t := newTorrent(base, ln, mi, store, store.Have(), c.Bool("prefetch"))
 	stop := runAll(c.Context, ln, t)
 	defer stop()
 

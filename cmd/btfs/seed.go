@@ -34,6 +34,10 @@ func runSeed(c *cli.Context) error {
 		return usagef(c, "seed needs at least one FILE.torrent")
 	}
 	log := logger(c)
+	base, err := swarmConfig(c, log)
+	if err != nil {
+		return err
+	}
 	var torrents []*fetch.Torrent
 	var stores []*filestore.Store
 	defer func() {
@@ -60,7 +64,7 @@ func runSeed(c *cli.Context) error {
 		if cached != nil {
 			store := cached.Torrent(mi.InfoHash, &mi.Info)
 			have := store.Have()
-			torrents = append(torrents, newTorrent(c, mi, store, fetch.CheckResult{Have: have}, ln, false, log))
+			torrents = append(torrents, newTorrent(base, ln, mi, store, have, false))
 			log.Info("seeding from the cache", "name", mi.Info.Name, "info_hash", mi.InfoHash,
 				"have", fmt.Sprintf("%d/%d pieces", have.Count(), mi.Info.NumPieces()))
 			continue
@@ -74,7 +78,7 @@ func runSeed(c *cli.Context) error {
 		if have.FirstBad >= 0 {
 			return fmt.Errorf("%s: %s", filepath.Base(path), describeBadPiece(mi, store, have))
 		}
-		torrents = append(torrents, newTorrent(c, mi, store, have, ln, false, log))
+		torrents = append(torrents, newTorrent(base, ln, mi, store, have.Have, false))
 		log.Info("seeding", "name", mi.Info.Name, "info_hash", mi.InfoHash)
 	}
 	stop := runAll(c.Context, ln, torrents...)

@@ -9,8 +9,11 @@ import (
 	"syscall"
 
 	"github.com/btfs/btfs/fetch"
+	"github.com/btfs/btfs/internal/bitfield"
+	"github.com/btfs/btfs/internal/bytesize"
 	"github.com/btfs/btfs/metainfo"
 	"github.com/urfave/cli/v2"
+	"golang.org/x/time/rate"
 )
 
 // defaultPort is BitTorrent's customary first port.
@@ -22,7 +25,29 @@ func swarmFlags() []cli.Flag {
 		&cli.IntFlag{Name: "port", Value: defaultPort, Usage: "TCP `PORT` for incoming peers (0: any free port; a busy default falls back to any)"},
 		&cli.StringFlag{Name: "listen", Value: "", Usage: "listen on this IP `ADDR` only (e.g. 127.0.0.1)"},
 		&cli.IntFlag{Name: "max-peers", Value: fetch.DefaultMaxPeers, Usage: "connections per torrent"},
+		&cli.StringFlag{Name: "max-download-rate", Value: "0", Usage: "download at most `SIZE` per second in all (1MiB, 500K; 0: no limit)"},
+		&cli.StringFlag{Name: "max-upload-rate", Value: "0", Usage: "upload at most `SIZE` per second in all (0: no limit)"},
 	}
+}
+
+// swarmConfig is the part of fetch.Config that every torrent of a command
+// shares: our identity, the limits (one for all torrents). Commands call it
+// before any slow work, so that a bad flag is reported at once.
+func swarmConfig(c *cli.Context, log *slog.Logger) (fetch.Config, error) {
+	cfg := fetch.Config{PeerID: newPeerID(), MaxPeers: c.Int("max-peers"), Logger: log}
+	for _, l := range []struct {
+		flag string
+		dst  **rate.Limiter
+	}{{"max-download-rate", &cfg.DownloadLimit}, {"max-upload-rate", &cfg.UploadLimit}} {
+		n, err := bytesize.Parse(c.String(l.flag))
+		if err != nil {
+			return cfg, usagef(c, "--%s: %v", l.flag, err)
+		}
+		if n > 0 {
+			*l.dst = fetch.NewRateLimit(n)
+		}
+	}
+	return cfg, nil
 }
 
 // listen opens the peer listener from the --listen and --port flags.
@@ -43,12 +68,14 @@ func listen(c *cli.Context, log *slog.Logger) (*fetch.Listener, error) {
 	return ln, nil
 }
 
-// newTorrent builds the engine for mi over st.
-func newTorrent(c *cli.Context, mi *metainfo.MetaInfo, st fetch.Storage, have fetch.CheckResult, ln *fetch.Listener, wantAll bool, log *slog.Logger) *fetch.Torrent {
-	return fetch.New(fetch.Config{
-		Info: &mi.Info, InfoHash: mi.InfoHash, PeerID: newPeerID(), Storage: st, Have: have.Have,
-		WantAll: wantAll, Trackers: mi.Trackers, ListenPort: ln.Port(), MaxPeers: c.Int("max-peers"), Logger: log,
-	})
+// newTorrent builds the engine for mi over st, reached through ln, with the
+// shared settings of base (from swarmConfig).
+func newTorrent(base fetch.Config, ln *fetch.Listener, mi *metainfo.MetaInfo, st fetch.Storage, have bitfield.Bitfield, wantAll bool) *fetch.Torrent {
+	cfg := base
+	cfg.ListenPort = ln.Port()
+	cfg.Info, cfg.InfoHash, cfg.Trackers = &mi.Info, mi.InfoHash, mi.Trackers
+	cfg.Storage, cfg.Have, cfg.WantAll = st, have, wantAll
+	return fetch.New(cfg)
 }
 
 // checkStorage verifies what st holds, with a progress bar.

@@ -2,9 +2,9 @@ package fetch
 
 import "time"
 
-// rate is a smoothed bytes-per-second figure, updated by the loop once per
+// meter is a smoothed bytes-per-second figure, updated by the loop once per
 // tick from a running total.
-type rate struct {
+type meter struct {
 	last   int64
 	perSec float64
 }
@@ -13,7 +13,7 @@ type rate struct {
 // speeds up within a few seconds, low enough to ride out one slow second.
 const rateSmoothing = 0.4
 
-func (r *rate) update(total int64, dt time.Duration) {
+func (r *meter) update(total int64, dt time.Duration) {
 	if dt <= 0 {
 		return
 	}

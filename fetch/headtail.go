@@ -1,0 +1,78 @@
+package fetch
+
+import (
+	"context"
+
+	"github.com/btfs/btfs/fetch/picker"
+)
+
+// The head and tail of an opened file are fetched first, below readahead:
+// a media player reads the container's header, then its index, which MP4
+// often keeps at the end (moov) and Matroska keeps near it (cues), before it
+// plays a frame. ffprobe reads about 5 MB from the start; an index is well
+// under a MiB for hours of video.
+const (
+	headBytes = 4 << 20
+	tailBytes = 2 << 20
+)
+
+// headTailPieces lists the pieces of the first headBytes and the last
+// tailBytes of the range [off, off+size), each once.
+func (t *Torrent) headTailPieces(off, size int64) []int {
+	if size <= 0 {
+		return nil
+	}
+	first, end := t.info.PieceRange(off, min(size, headBytes))
+	tail := min(size, tailBytes)
+	tFirst, tEnd := t.info.PieceRange(off+size-tail, tail)
+	var out []int
+	for i := first; i < end; i++ {
+		out = append(out, i)
+	}
+	for i := max(tFirst, end); i < tEnd; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// claimHeadTail raises the reader's head and tail pieces to HeadTail, once,
+// at its first read (the open itself has no context to wait with).
+func (r *Reader) claimHeadTail(ctx context.Context) {
+	r.headTailOnce.Do(func() {
+		pieces := r.t.headTailPieces(r.off, r.size)
+		err := r.t.do(ctx, func() {
+			for _, i := range pieces {
+				if r.t.picker.Have(i) {
+					continue
+				}
+				r.t.headTailRefs[i]++
+				r.t.raise(i, picker.HeadTail)
+				r.headTail = append(r.headTail, i)
+			}
+			r.t.requestAll()
+		})
+		if err != nil {
+			r.headTail = nil
+		}
+	})
+}
+
+// releaseHeadTail drops the reader's claim on its head and tail pieces.
+func (r *Reader) releaseHeadTail() {
+	r.headTailOnce.Do(func() {}) // a claim in progress finishes first; none starts later
+	if len(r.headTail) == 0 {
+		return
+	}
+	pieces := r.headTail
+	r.headTail = nil
+	r.t.do(context.Background(), func() {
+		for _, i := range pieces {
+			if r.t.headTailRefs[i]--; r.t.headTailRefs[i] <= 0 {
+				delete(r.t.headTailRefs, i)
+				if !r.t.picker.Have(i) {
+					r.t.lower(i)
+				}
+			}
+		}
+	})
+}
