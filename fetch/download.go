@@ -19,6 +19,10 @@ func (p *peer) queueDepth() int {
 	return min(max(minQueue, min(d, maxQueue)), p.reqq)
 }
 
+// urgentSlack is how many requests past its queue depth a peer may be sent
+// for reads that are blocked: a piece's worth at the usual piece sizes.
+const urgentSlack = 16
+
 // request tops up p's pipeline of requests.
 func (t *Torrent) request(p *peer) {
 	if p.peerChoking || !p.amInterested || p.snubbed {
@@ -27,11 +31,18 @@ func (t *Torrent) request(p *peer) {
 	if t.verifying >= t.maxVerifying {
 		return // storage is behind; handleVerified resumes requests
 	}
-	need := p.queueDepth() - len(p.inflight)
-	if need <= 0 {
+	depth := p.queueDepth()
+	if need := depth - len(p.inflight); need > 0 {
+		t.pickBuf = t.picker.Pick(t.pickBuf[:0], p.id, p.has, need)
+	} else if t.picker.HasUrgent() {
+		// A read is blocked: its blocks do not wait for a full pipeline to
+		// drain, they may go past the depth by a little (never past what
+		// the peer accepts).
+		need = min(depth+urgentSlack, p.reqq) - len(p.inflight)
+		t.pickBuf = t.picker.PickUrgent(t.pickBuf[:0], p.id, p.has, need)
+	} else {
 		return
 	}
-	t.pickBuf = t.picker.Pick(t.pickBuf[:0], p.id, p.has, need)
 	now := time.Now()
 	for _, b := range t.pickBuf {
 		begin, length := t.picker.BlockBounds(b)

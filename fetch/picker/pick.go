@@ -61,6 +61,32 @@ func (p *Picker) Pick(dst []Block, peer int, peerHas bitfield.Bitfield, max int)
 	return dst
 }
 
+// PickUrgent is Pick limited to the Urgent pieces, blocks nobody was asked
+// for first, then duplicates (rule 4): what a peer whose pipeline is full
+// may still be asked for, because a read is blocked on it.
+func (p *Picker) PickUrgent(dst []Block, peer int, peerHas bitfield.Bitfield, max int) []Block {
+	if max <= 0 {
+		return dst
+	}
+	want := len(dst) + max
+	for _, take := range []func([]Block, int, int, int) []Block{p.takeFresh, p.takeDuplicates} {
+		for _, i := range p.high {
+			if p.priority[i] != Urgent {
+				break // the order keeps Urgent pieces first
+			}
+			if peerHas.Has(i) {
+				if dst = take(dst, i, peer, want); len(dst) == want {
+					return dst
+				}
+			}
+		}
+	}
+	return dst
+}
+
+// HasUrgent reports whether a read is blocked on a piece we lack.
+func (p *Picker) HasUrgent() bool { return len(p.high) > 0 && p.priority[p.high[0]] == Urgent }
+
 // takeFresh appends the blocks of piece i that nobody has been asked for.
 func (p *Picker) takeFresh(dst []Block, i, peer, want int) []Block {
 	st := p.activate(i)

@@ -2,21 +2,36 @@
 // policy: no I/O, no goroutines, no locks; the engine's event loop owns a
 // Picker and tells it what happens.
 //
+// Priority classes, highest first (the engine sets them; see fetch/reader.go):
+//
+//	Urgent     a read is blocked on the piece; among them, the read that
+//	           started first is served first (its deadline is the oldest)
+//	Readahead  ahead of an open handle's position, nearer pieces first
+//	HeadTail   the first and last few MiB of an opened file, where media
+//	           containers keep their header and index
+//	Normal     background fill, rarest first: only with --prefetch or for
+//	           btfs get; otherwise nothing else is downloaded
+//	None       not downloaded; requests in flight for a piece that falls to
+//	           None (a seek left it behind) are cancelled by the engine
+//
 // The rules, in the order they apply when a peer can take more requests:
 //
 //  1. Only pieces we want (priority above None), do not have, and the peer has.
-//  2. Higher priority first. Pieces above Normal (what a blocked read waits for,
-//     readahead, a file's head and tail) are kept in an explicit order: by
-//     priority, then by the order they were asked for (earliest deadline first).
+//  2. Higher priority first. Pieces above Normal are kept in an explicit
+//     order: by priority, then by the order they were asked for (earliest
+//     deadline first). The order holds only pieces we lack.
 //  3. Within Normal priority, pieces already started come first (finishing a
 //     piece makes it verifiable, servable and announceable), then rarest first
 //     among the peers we know, ties broken by a per-torrent random order so
 //     that peers do not all chase the same piece.
 //  4. Blocks nobody has been asked for come first. When the peer has nothing
-//     unrequested left that we want (endgame), a block already requested from
-//     others may be requested again, from at most MaxDuplicates peers in all;
-//     the first copy to arrive wins and the engine cancels the others.
-//  5. A piece that fails its hash check starts over; the peers that sent its
+//     unrequested left that we want (endgame, or an urgent piece already
+//     spread over the peers), a block already requested from others may be
+//     requested again, from at most MaxDuplicates peers in all; the first copy
+//     to arrive wins and the engine cancels the others.
+//  5. A peer whose pipeline is full may still take a few Urgent blocks
+//     (PickUrgent): a blocked read does not wait for a queue to drain.
+//  6. A piece that fails its hash check starts over; the peers that sent its
 //     blocks are reported so the engine can judge them.
 package picker
 

@@ -327,3 +327,49 @@ func TestFreshCountStaysExact(t *testing.T) {
 		}
 	}
 }
+
+// PickUrgent takes only what blocked reads wait for: fresh blocks first,
+// then a second copy of blocks in flight from another peer.
+func TestPickUrgent(t *testing.T) {
+	p := newPicker(32*kib, 32*kib*4)
+	p.WantAll()
+	p.SetPriority(1, Readahead)
+	if p.HasUrgent() || len(p.PickUrgent(nil, 1, full(4), 10)) != 0 {
+		t.Fatal("urgent picks with no blocked read")
+	}
+	p.SetPriority(3, Urgent)
+	if !p.HasUrgent() {
+		t.Fatal("HasUrgent false with piece 3 urgent")
+	}
+	got := p.PickUrgent(nil, 1, full(4), 10)
+	if len(got) != 2 || got[0].Piece != 3 || got[1].Piece != 3 {
+		t.Fatalf("peer 1 got %v, want the 2 blocks of piece 3", got)
+	}
+	got = p.PickUrgent(nil, 2, full(4), 10)
+	if len(got) != 2 || got[0].Piece != 3 {
+		t.Fatalf("peer 2 got %v, want duplicates of piece 3's blocks", got)
+	}
+	if got := p.PickUrgent(nil, 3, only(4, 0, 1, 2), 10); len(got) != 0 {
+		t.Fatalf("a peer without piece 3 got %v", got)
+	}
+}
+
+// Pieces we have leave the high order, so a long stream that raised every
+// piece of a file does not slow every later pick down; a forgotten piece
+// comes back with its priority.
+func TestHighOrderHoldsOnlyMissingPieces(t *testing.T) {
+	p := newPicker(16*kib, 16*kib*100)
+	for i := range 100 {
+		p.SetPriority(i, Readahead)
+	}
+	for i := range 99 {
+		p.SetHave(i)
+	}
+	if len(p.high) != 1 {
+		t.Fatalf("high order holds %d pieces, want 1", len(p.high))
+	}
+	p.Forget(5)
+	if got := p.Pick(nil, 1, full(100), 2); len(got) != 2 || got[0].Piece != 99 || got[1].Piece != 5 {
+		t.Fatalf("after Forget(5): picked %v, want piece 99 then 5", got)
+	}
+}

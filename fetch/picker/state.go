@@ -17,6 +17,9 @@ func (p *Picker) SetHave(i int) {
 	}
 	p.have.Set(i)
 	p.deactivate(i)
+	if p.priority[i] > Normal {
+		p.removeHigh(i)
+	}
 }
 
 // Forget marks piece i as no longer held (evicted from the cache): it is
@@ -31,6 +34,9 @@ func (p *Picker) Forget(i int) {
 	}
 	if p.priority[i] == Normal {
 		p.normalDirty = true
+	}
+	if p.priority[i] > Normal {
+		p.insertHigh(i)
 	}
 }
 
@@ -63,17 +69,10 @@ func (p *Picker) SetPriority(i int, pr Priority) {
 		}
 	}
 	if old > Normal {
-		p.high = slices.DeleteFunc(p.high, func(x int) bool { return x == i })
+		p.removeHigh(i)
 	}
-	if pr > Normal {
-		at := len(p.high)
-		for j, x := range p.high {
-			if p.priority[x] < pr {
-				at = j
-				break
-			}
-		}
-		p.high = slices.Insert(p.high, at, i)
+	if pr > Normal && !p.have.Has(i) {
+		p.insertHigh(i)
 	}
 	// Keep started consistent: it holds only active Normal pieces.
 	if _, ok := p.active[i]; ok {
@@ -87,6 +86,25 @@ func (p *Picker) SetPriority(i int, pr Priority) {
 	if old == Normal || pr == Normal {
 		p.normalDirty = true
 	}
+}
+
+// insertHigh puts piece i into the high order after the pieces of its
+// priority. The order holds only pieces we lack, so that picks stay short
+// however much a long stream has raised.
+func (p *Picker) insertHigh(i int) {
+	pr := p.priority[i]
+	at := len(p.high)
+	for j, x := range p.high {
+		if p.priority[x] < pr {
+			at = j
+			break
+		}
+	}
+	p.high = slices.Insert(p.high, at, i)
+}
+
+func (p *Picker) removeHigh(i int) {
+	p.high = slices.DeleteFunc(p.high, func(x int) bool { return x == i })
 }
 
 // PeerHave records that a peer announced piece i.
