@@ -1,9 +1,11 @@
 package fetch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -316,11 +318,20 @@ func (t *Torrent) failWaiters(i int, err error) {
 }
 
 // requestAll tops up every peer's requests after priorities changed.
+// The fastest peers go first, so the blocks of pieces a read waits for go
+// to them, and the slower ones get the duplicates (which lose the race).
 func (t *Torrent) requestAll() {
+	order := t.peerOrder[:0]
 	for p := range t.peers {
+		order = append(order, p)
+	}
+	slices.SortFunc(order, func(a, b *peer) int { return cmp.Compare(b.downRate.perSec, a.downRate.perSec) })
+	for _, p := range order {
 		t.updateInterestLazy(p)
 		t.request(p)
 	}
+	clear(order)
+	t.peerOrder = order[:0]
 }
 
 // updateInterestLazy becomes interested in a peer that has a wanted piece;

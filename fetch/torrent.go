@@ -121,6 +121,7 @@ type Torrent struct {
 	doneClosed bool
 	cancelled  int64 // requests withdrawn, for Stats
 	pickBuf    []picker.Block
+	peerOrder  []*peer // requestAll's scratch
 
 	// Complete pieces handed to the verifiers and not yet back, and their
 	// bound: maxVerifyingBytes in pieces, and at least one more than there
