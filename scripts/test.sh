@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 need_go
 tools=(mktorrent:mktorrent transmission-show:transmission-cli transmission-create:transmission-cli
-	transmission-cli:transmission-cli aria2c:aria2 opentracker:opentracker)
+	transmission-cli:transmission-cli aria2c:aria2 opentracker:opentracker fusermount3:fuse3)
 need_commands "${tools[@]}"
 
 # With the tools installed, an interop test that cannot find one is a failure,

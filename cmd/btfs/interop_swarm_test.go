@@ -1,22 +1,14 @@
 package main
 
 import (
-	"context"
-	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/btfs/btfs/metainfo"
 	"github.com/btfs/btfs/tracker"
@@ -27,15 +19,6 @@ import (
 // seed, through Debian's opentracker, everything on 127.0.0.1. DHT, local
 // peer discovery, PEX, uTP and port mapping are off in every client, so
 // peers meet only through the tracker and nothing leaves the machine.
-
-// Deadlines. Each transfer is a few MiB over loopback: aria2 and btfs take a
-// second or two (btfs is built with -race here); Transmission unchokes a new
-// peer only at its next 10-second choke round and then ramps its upload up,
-// so it gets more.
-const (
-	interopTransfer = 60 * time.Second
-	interopStartup  = 15 * time.Second
-)
 
 // interopFiles is the content of the multi-file torrent each test makes (of
 // its own random bytes): files end inside pieces, and one is smaller than a
@@ -51,7 +34,7 @@ var interopFiles = map[string]int64{
 // an opentracker that serves it.
 type interopSwarm struct {
 	t        *testing.T
-	src      string // data directory: the content is src/NAME/...
+	src      string // data directory: the content is src/content/...
 	torrent  string // the .torrent file
 	mi       *metainfo.MetaInfo
 	announce string
@@ -59,75 +42,21 @@ type interopSwarm struct {
 
 func newInteropSwarm(t *testing.T, pieceLength string) *interopSwarm {
 	t.Helper()
-	ot := requireTool(t, "opentracker")
-	// A proxy set in the environment must not see (or break) the clients'
-	// requests to the tracker on 127.0.0.1: aria2 and Transmission use it.
-	for _, k := range []string{"http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"} {
-		t.Setenv(k, "") // restored when the test ends
-		os.Unsetenv(k)
-	}
+	requireTool(t, "opentracker")
+	clearProxies(t)
 	s := &interopSwarm{t: t, src: t.TempDir()}
 	root := filepath.Join(s.src, "content")
-	rng := rand.NewChaCha8(sha256.Sum256([]byte(t.Name()))) // each test its own content
-	for rel, size := range interopFiles {
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = io.CopyN(f, rng, size)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeRandomTree(t, root, interopFiles, sha256.Sum256([]byte(t.Name()))) // each test its own content
 
-	// opentracker chroots into its directory and drops root for "nobody"
-	// when run as root, so the directory and the whitelist must be
-	// readable by anyone; without -P it opens no UDP socket.
-	otDir := t.TempDir()
-	if err := os.Chmod(otDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	port := freePort(t)
 	s.announce = fmt.Sprintf("http://127.0.0.1:%d/announce", port)
 	s.torrent = filepath.Join(t.TempDir(), "content.torrent")
-	args := []string{"create", "-t", s.announce, "-o", s.torrent}
+	args := []string{"-t", s.announce}
 	if pieceLength != "" {
 		args = append(args, "-l", pieceLength)
 	}
-	if code, _, stderr := btfs(t, append(args, root)...); code != exitOK {
-		t.Fatalf("btfs create: %s", stderr)
-	}
-	mi, err := metainfo.Load(s.torrent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.mi = mi
-	// Debian builds opentracker with a whitelist: it refuses every
-	// info-hash its access list does not name.
-	if err := os.WriteFile(filepath.Join(otDir, "whitelist"), []byte(mi.InfoHash.String()+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startProc(t, otDir, ot, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-d", otDir, "-w", "whitelist", "-u", "nobody")
-	waitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
-	// The whitelist is read by a thread of its own after the port opens:
-	// wait until an announce of our torrent is accepted. A "stopped" one
-	// leaves no peer behind.
-	client := tracker.NewClient(tracker.ClientOptions{})
-	waitFor(t, "opentracker to accept the torrent", interopStartup, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := client.Announce(ctx, s.announce, tracker.AnnounceRequest{
-			InfoHash: mi.InfoHash, PeerID: [20]byte{'-', 'P', 'R', 'O', 'B', 'E', '-'}, Port: 1, Event: tracker.EventStopped,
-		})
-		return err == nil
-	})
+	s.mi = createTorrent(t, s.torrent, append(args, root)...)
+	startOpentracker(t, port, s.mi.InfoHash)
 	return s
 }
 
@@ -135,14 +64,8 @@ func newInteropSwarm(t *testing.T, pieceLength string) *interopSwarm {
 // for the torrent: a client has started and announced.
 func (s *interopSwarm) waitPeers(seeders, leechers int) {
 	s.t.Helper()
-	client := tracker.NewClient(tracker.ClientOptions{})
-	waitFor(s.t, fmt.Sprintf("%d seeder(s) and %d leecher(s) at the tracker", seeders, leechers), interopStartup, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		st, err := client.Scrape(ctx, s.announce, []metainfo.Hash{s.mi.InfoHash})
-		got := st[s.mi.InfoHash]
-		return err == nil && got.Seeders >= seeders && got.Leechers >= leechers
-	})
+	waitScrape(s.t, s.announce, s.mi.InfoHash, fmt.Sprintf("%d seeder(s) and %d leecher(s) at the tracker", seeders, leechers),
+		interopStartup, func(st tracker.ScrapeStats) bool { return st.Seeders >= seeders && st.Leechers >= leechers })
 }
 
 // checkFiles compares, by SHA-1, each file under dir (a data directory
@@ -157,51 +80,14 @@ func (s *interopSwarm) checkFiles(dir string) {
 // differences lists the files under dir that are missing or differ from
 // the original.
 func (s *interopSwarm) differences(dir string) []string {
-	var diffs []string
-	for _, rel := range slices.Sorted(maps.Keys(interopFiles)) {
-		want, err := fileSHA1Hex(filepath.Join(s.src, "content", rel))
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		got, err := fileSHA1Hex(filepath.Join(dir, "content", rel))
-		if err != nil {
-			diffs = append(diffs, err.Error())
-		} else if got != want {
-			diffs = append(diffs, fmt.Sprintf("%s: SHA-1 %s, want %s", rel, got, want))
-		}
-	}
-	return diffs
-}
-
-func fileSHA1Hex(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha1.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// start runs a process until the test ends (startProc). With
-// BTFS_INTEROP_LOG set, its output is logged even when the test passes: how
-// to see what the clients said to each other.
-func (s *interopSwarm) start(dir, name string, args ...string) *proc {
 	s.t.Helper()
-	p := startProc(s.t, dir, name, args...)
-	if os.Getenv("BTFS_INTEROP_LOG") != "" {
-		s.t.Cleanup(func() { s.t.Logf("output of %s %q:\n%s", p.name, args, p.Output()) })
-	}
-	return p
+	return treeDifferences(s.t, filepath.Join(s.src, "content"), filepath.Join(dir, "content"), slices.Sorted(maps.Keys(interopFiles)))
 }
 
 // btfsSeed serves the original content until the test ends.
 func (s *interopSwarm) btfsSeed() *proc {
 	s.t.Helper()
-	return s.start(s.src, btfsBin, "-v", "seed", "-d", s.src, "--listen", "127.0.0.1", "--port", "0", s.torrent)
+	return startInterop(s.t, s.src, btfsBin, "-v", "seed", "-d", s.src, "--listen", "127.0.0.1", "--port", "0", s.torrent)
 }
 
 // btfsGet downloads into a new directory and returns it once btfs get has
@@ -215,7 +101,7 @@ func (s *interopSwarm) btfsGet() string {
 
 func (s *interopSwarm) startGet(dir string) *proc {
 	s.t.Helper()
-	return s.start(dir, btfsBin, "-v", "get", "-o", dir, "--listen", "127.0.0.1", "--port", "0", s.torrent)
+	return startInterop(s.t, dir, btfsBin, "-v", "get", "-o", dir, "--listen", "127.0.0.1", "--port", "0", s.torrent)
 }
 
 // waitGet waits for btfs get to exit, successfully.
@@ -230,60 +116,22 @@ func (s *interopSwarm) waitGet(p *proc) {
 }
 
 // aria2 runs aria2c on dir: as a seeder of the data there (checked first),
-// or as a leecher that exits once it has everything. extra options go last.
+// or as a leecher that exits once it has everything, or gives up on a
+// stall. extra options go last.
 func (s *interopSwarm) aria2(dir string, seed bool, extra ...string) *proc {
 	s.t.Helper()
-	bin := requireTool(s.t, "aria2c")
-	args := []string{
-		"--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-		"--disable-ipv6=true", "--interface=127.0.0.1", "--listen-port=" + strconv.Itoa(freePort(s.t)),
-		"--dir=" + dir, "--file-allocation=none", "--summary-interval=0", "--enable-color=false",
-		"--bt-tracker-connect-timeout=5", "--bt-tracker-timeout=5", "--console-log-level=notice",
-	}
+	part := []string{"--seed-time=0", "--bt-stop-timeout=45"}
 	if seed {
-		// Verify the data, then seed until interrupted (ratio 0: no limit).
-		args = append(args, "--check-integrity=true", "--seed-ratio=0.0")
-	} else {
-		// Exit as soon as the download is complete; give up on a stall.
-		args = append(args, "--seed-time=0", "--bt-stop-timeout=45")
+		part = aria2Seed
 	}
-	args = append(args, extra...)
-	return s.start(dir, bin, append(args, s.torrent)...)
+	return startAria2(s.t, s.torrent, dir, append(slices.Clone(part), extra...)...)
 }
 
-// transmission runs transmission-cli on dir with a configuration of its own
-// that keeps it on loopback: no DHT, LPD, PEX, uTP, port mapping, RPC or
-// blocklist updates, listening on 127.0.0.1 (and ::1) only. A seeder
-// verifies the data first (-v): Transmission trusts nothing it did not check.
+// transmission runs transmission-cli on dir, as a seeder of the data there
+// or as a leecher.
 func (s *interopSwarm) transmission(dir string, seed bool) *proc {
 	s.t.Helper()
-	bin := requireTool(s.t, "transmission-cli")
-	cfg := s.t.TempDir()
-	port := freePort(s.t)
-	settings := map[string]any{
-		"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,
-		"port-forwarding-enabled": false, "rpc-enabled": false, "blocklist-enabled": false,
-		"bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1",
-		"peer-port": port, "peer-port-random-on-start": false,
-		"speed-limit-up-enabled": false, "speed-limit-down-enabled": false,
-		"ratio-limit-enabled": false, "idle-seeding-limit-enabled": false,
-		"message-level": 2,
-	}
-	b, err := json.Marshal(settings)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(cfg, "settings.json"), b, 0o644); err != nil {
-		s.t.Fatal(err)
-	}
-	// Encryption stays at Transmission's default, "preferred", as users run
-	// it: btfs does not speak MSE, and Transmission takes its plain
-	// handshake.
-	args := []string{"-g", cfg, "-w", dir, "-p", strconv.Itoa(port), "-M"}
-	if seed {
-		args = append(args, "-v")
-	}
-	return s.start(dir, bin, append(args, s.torrent)...)
+	return startTransmission(s.t, s.torrent, dir, freePort(s.t), seed)
 }
 
 // btfs get downloads from an aria2 seeder (which btfs connects to).

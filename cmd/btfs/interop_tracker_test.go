@@ -25,18 +25,14 @@ package main
 
 import (
 	"context"
-	"crypto/sha1"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
-	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	neturl "net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -64,11 +60,11 @@ func TestInteropAria2ThroughBtfsTracker(t *testing.T) {
 	src, sum := l.content("movie.bin", 8<<20, 1)
 	torrent, hash := l.torrent(src, "movie.bin", tr.http)
 
-	l.aria2(torrent, src, freePort(t), "--check-integrity=true")
+	l.aria2(torrent, src, "--check-integrity=true")
 	l.waitScrape(tr.http, hash, "the aria2c seeder", func(s tracker.ScrapeStats) bool { return s.Seeders == 1 })
 
 	dst := l.dir("leech")
-	leecher := l.aria2(torrent, dst, freePort(t))
+	leecher := l.aria2(torrent, dst)
 	// aria2c sends "completed" only while it keeps running after the
 	// download (a leecher told to quit at once sends just "stopped"), so it
 	// seeds until the tracker has counted the download.
@@ -117,7 +113,7 @@ func TestInteropTransmissionThroughBtfsTracker(t *testing.T) {
 			torrent, hash := l.torrent(src, "clip.bin", url)
 
 			seedPort := freePort(t)
-			l.transmissionSeeder(torrent, src, seedPort)
+			startTransmission(t, torrent, src, seedPort, true)
 			l.waitScrape(url, hash, "the transmission seeder", func(s tracker.ScrapeStats) bool { return s.Seeders == 1 })
 			if id, ok := l.peerIDAt(tr, hash, seedPort); !ok || !strings.HasPrefix(id, "-TR3") {
 				t.Fatalf("the tracker holds peer id %q for transmission's port %d; want -TR3...", id, seedPort)
@@ -126,7 +122,7 @@ func TestInteropTransmissionThroughBtfsTracker(t *testing.T) {
 			dst := l.dir("leech")
 			switch tt.leecher {
 			case "aria2c":
-				leecher := l.aria2(torrent, dst, freePort(t))
+				leecher := l.aria2(torrent, dst)
 				l.waitScrape(url, hash, "the aria2c leecher's completed event", func(s tracker.ScrapeStats) bool { return s.Downloaded >= 1 })
 				leecher.stop()
 				if leecher.err != nil {
@@ -159,7 +155,7 @@ func TestInteropTrackersAgree(t *testing.T) {
 	t.Parallel()
 	l := newTrackerLab(t)
 	hashes := map[string]metainfo.Hash{"http": {1, 'h'}, "udp": {1, 'u'}}
-	ot := l.startOpentracker(freePort(t), slices.Collect(maps.Values(hashes))...)
+	ot := startOpentracker(t, freePort(t), slices.Collect(maps.Values(hashes))...)
 	bt := l.startBtfsTracker()
 	for _, tk := range []struct {
 		name      string
@@ -253,7 +249,7 @@ func TestInteropBtfsThroughOpentracker(t *testing.T) {
 		r.torrent, r.hash = l.torrent(r.src, "data.bin", url)
 		hashes = append(hashes, r.hash)
 	}
-	ot := l.startOpentracker(port, hashes...)
+	ot := startOpentracker(t, port, hashes...)
 	for _, r := range rows {
 		t.Run(r.proto, func(t *testing.T) {
 			t.Parallel()
@@ -298,50 +294,31 @@ func (l *trackerLab) dir(name string) string {
 func (l *trackerLab) content(name string, size int, seed uint64) (dir, sum string) {
 	l.t.Helper()
 	dir = l.dir("src")
-	data := make([]byte, size)
-	rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}).Read(data)
-	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+	writeRandomTree(l.t, dir, map[string]int64{name: int64(size)}, [32]byte{byte(seed), byte(seed >> 8)})
+	sum, err := fileSHA1Hex(filepath.Join(dir, name))
+	if err != nil {
 		l.t.Fatal(err)
 	}
-	return dir, fmt.Sprintf("%x", sha1.Sum(data))
+	return dir, sum
 }
 
 // torrent makes a private torrent of dir/name announcing to url.
 func (l *trackerLab) torrent(dir, name, url string) (string, metainfo.Hash) {
 	l.t.Helper()
 	out := filepath.Join(l.dir("torrent"), name+".torrent")
-	// The binary, not the in-process btfs helper: the CLI library keeps
-	// state in globals, and these tests run in parallel.
-	if msg, err := exec.Command(btfsBin, "create", "--private", "-t", url, "-o", out, filepath.Join(dir, name)).CombinedOutput(); err != nil {
-		l.t.Fatalf("btfs create: %v\n%s", err, msg)
-	}
-	mi, err := metainfo.Load(out)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	return out, mi.InfoHash
+	return out, createTorrent(l.t, out, "--private", "-t", url, filepath.Join(dir, name)).InfoHash
 }
 
 // sameContent checks that path holds the bytes whose SHA-1 is want.
 func (l *trackerLab) sameContent(path, want string) {
 	l.t.Helper()
-	f, err := os.Open(path)
+	got, err := fileSHA1Hex(path)
 	if err != nil {
 		l.t.Fatalf("downloaded file: %v", err)
 	}
-	defer f.Close()
-	h := sha1.New()
-	if _, err := io.Copy(h, f); err != nil {
-		l.t.Fatal(err)
-	}
-	if got := fmt.Sprintf("%x", h.Sum(nil)); got != want {
+	if got != want {
 		l.t.Errorf("%s: SHA-1 %s, want %s (the source's)", path, got, want)
 	}
-}
-
-// trackerURLs are where a running tracker answers.
-type trackerURLs struct {
-	http, udp, base string
 }
 
 // startBtfsTracker runs `btfs tracker` on one port for HTTP and UDP.
@@ -368,23 +345,7 @@ func (l *trackerLab) btfsStats(tr trackerURLs) (tracker.Stats, error) {
 // waitScrape waits until a scrape of hash at url satisfies cond.
 func (l *trackerLab) waitScrape(url string, hash metainfo.Hash, what string, cond func(tracker.ScrapeStats) bool) {
 	l.t.Helper()
-	c := tracker.NewClient(tracker.ClientOptions{UDPTimeout: time.Second, UDPRetries: 1})
-	var last tracker.ScrapeStats
-	var lastErr error
-	deadline := time.Now().Add(labTransferTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		res, err := c.Scrape(ctx, url, []metainfo.Hash{hash})
-		cancel()
-		last, lastErr = res[hash], err
-		if err == nil && cond(last) {
-			return
-		}
-		if time.Now().After(deadline) {
-			l.t.Fatalf("timed out after %v waiting for %s: last scrape %+v, err %v", labTransferTimeout, what, last, lastErr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitScrape(l.t, url, hash, what, labTransferTimeout, cond)
 }
 
 // peerIDAt asks the tracker for its peers in the dictionary model, which
@@ -421,95 +382,12 @@ func (l *trackerLab) peerIDAt(tr trackerURLs, hash metainfo.Hash, port int) (str
 	return "", false
 }
 
-// aria2 runs aria2c on torrent with its data in dir. It seeds until
-// stopped, so that a leecher announces "completed" (see its callers); a
-// leecher that gets no byte for 30 s gives up on its own. DHT, local
-// discovery and peer exchange are off: peers come from the tracker only.
-func (l *trackerLab) aria2(torrent, dir string, port int, extra ...string) *proc {
+// aria2 runs aria2c on torrent with its data in dir (startAria2). It seeds
+// until stopped, so that a leecher announces "completed" (see its callers);
+// a leecher that gets no byte for 30 s gives up on its own.
+func (l *trackerLab) aria2(torrent, dir string, extra ...string) *proc {
 	l.t.Helper()
-	args := []string{
-		"--no-conf", "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
-		"--enable-peer-exchange=false", "--disable-ipv6=true", "--listen-port=" + strconv.Itoa(port),
-		"--bt-tracker-connect-timeout=5", "--bt-stop-timeout=30", "--seed-ratio=0.0",
-		"--file-allocation=none", "--summary-interval=0", "--console-log-level=warn", "--dir=" + dir,
-	}
-	return startProc(l.t, l.root, requireTool(l.t, "aria2c"), append(append(args, extra...), torrent)...)
-}
-
-// transmissionSeeder runs transmission-cli on torrent with its data in dir.
-// Its settings keep it on loopback and off everything but the tracker.
-func (l *trackerLab) transmissionSeeder(torrent, dir string, port int) *proc {
-	l.t.Helper()
-	cfg := l.dir("transmission")
-	settings, err := json.Marshal(map[string]any{
-		"dht-enabled": false, "lpd-enabled": false, "utp-enabled": false, "pex-enabled": false,
-		"port-forwarding-enabled": false, "blocklist-enabled": false, "rpc-enabled": false,
-		"peer-port": port, "peer-port-random-on-start": false,
-		"bind-address-ipv4": "127.0.0.1", "bind-address-ipv6": "::1",
-		"ratio-limit-enabled": false, "idle-seeding-limit-enabled": false,
-		"download-dir": dir, "incomplete-dir-enabled": false, "message-level": 1,
-	})
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(cfg, "settings.json"), settings, 0o644); err != nil {
-		l.t.Fatal(err)
-	}
-	// -v checks the data first, so the first complete announce says left=0.
-	return startProc(l.t, l.root, requireTool(l.t, "transmission-cli"), "-g", cfg, "-w", dir, "-v", torrent)
-}
-
-// startOpentracker runs Debian's opentracker on port (TCP and UDP) serving
-// the given torrents: its build only serves whitelisted info-hashes. Run as
-// root it chroots to its directory and becomes "nobody", so the directory
-// must be readable by all and the whitelist named relative to it (which
-// also works unprivileged, where it only changes into the directory).
-func (l *trackerLab) startOpentracker(port int, hashes ...metainfo.Hash) trackerURLs {
-	l.t.Helper()
-	bin := requireTool(l.t, "opentracker")
-	dir := l.dir("opentracker")
-	probe := metainfo.Hash{0xff, 'p', 'r', 'o', 'b', 'e'}
-	var list strings.Builder
-	for _, h := range append(hashes, probe) {
-		list.WriteString(h.String() + "\n")
-	}
-	conf := "access.whitelist whitelist.txt\ntracker.rootdir " + dir + "\n"
-	for name, body := range map[string]string{"whitelist.txt": list.String(), "opentracker.conf": conf} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			l.t.Fatal(err)
-		}
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		l.t.Fatal(err)
-	}
-	p := strconv.Itoa(port)
-	startProc(l.t, dir, bin, "-i", "127.0.0.1", "-p", p, "-P", p, "-f", filepath.Join(dir, "opentracker.conf"))
-	urls := trackerURLs{http: "http://127.0.0.1:" + p + "/announce", udp: "udp://127.0.0.1:" + p, base: "http://127.0.0.1:" + p}
-	waitListening(l.t, "127.0.0.1:"+p)
-	// The whitelist is read by a thread of its own: wait until a
-	// whitelisted torrent is served, on both transports. A stopped
-	// announce leaves no peer behind.
-	c := tracker.NewClient(tracker.ClientOptions{UDPTimeout: time.Second, UDPRetries: 1})
-	for _, url := range []string{urls.http, urls.udp} {
-		var err error
-		waitFor(l.t, "opentracker to serve "+url, 10*time.Second, func() bool {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_, err = c.Announce(ctx, url, tracker.AnnounceRequest{InfoHash: probe, PeerID: labPeerID("-GO0001-probe"), Port: 1, Event: tracker.EventStopped})
-			var refused *tracker.FailureError
-			if errors.As(err, &refused) && refused.Reason != "" && !strings.Contains(refused.Reason, "not authorized") {
-				l.t.Fatalf("opentracker refuses: %v", err) // not the whitelist: something else is wrong
-			}
-			return err == nil
-		})
-	}
-	return urls
-}
-
-func labPeerID(prefix string) [20]byte {
-	var id [20]byte
-	copy(id[:], prefix+strings.Repeat("0", 20))
-	return id
+	return startAria2(l.t, torrent, dir, append([]string{"--seed-ratio=0.0", "--bt-stop-timeout=30"}, extra...)...)
 }
 
 func labHasPeer(peers []tracker.Peer, addr netip.AddrPort) bool {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"crypto/sha1"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -121,16 +120,11 @@ func trackerSeeders(addr string) int {
 
 func sha1File(t *testing.T, path string) string {
 	t.Helper()
-	f, err := os.Open(path)
+	sum, err := fileSHA1Hex(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	h := sha1.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
+	return sum
 }
 
 // A mount whose process died leaves a stale mount; mounting there again
