@@ -7,8 +7,9 @@ import (
 )
 
 // blockPool recycles the 16 KiB buffers blocks are read into: a peer reader
-// copies each block once, from its wire buffer into one of these, and the
-// buffer travels to the loop, the verifier and Storage without another copy.
+// reads each block from the socket's buffer straight into one of these, and
+// the buffer travels to the loop, the verifier and Storage without another
+// copy.
 type blockPool struct{ p sync.Pool }
 
 func newBlockPool() *blockPool {

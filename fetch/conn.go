@@ -149,6 +149,7 @@ func (t *Torrent) readLoop(ctx context.Context, p *peer, r *wire.Reader) {
 			return false
 		}
 	}
+	r.ReadBlocksInto(t.blocks.get)
 	for {
 		p.c.SetReadDeadline(time.Now().Add(idleTimeout))
 		msg, err := r.ReadMessage()
@@ -161,14 +162,13 @@ func (t *Torrent) readLoop(ctx context.Context, p *peer, r *wire.Reader) {
 		}
 		pm := peerMsg{p: p, msg: msg}
 		switch msg.ID {
-		case wire.Piece:
-			if err := throttle(ctx, t.cfg.DownloadLimit, len(msg.Block)); err != nil {
+		case wire.Piece: // read straight into a pooled block (ReadBlocksInto)
+			pm.block, pm.msg.Block = msg.Block, nil
+			if err := throttle(ctx, t.cfg.DownloadLimit, len(pm.block)); err != nil {
+				t.blocks.put(pm.block)
 				report(peerMsg{p: p, err: err}) // ctx ended: the connection is closing
 				return
 			}
-			pm.block = t.blocks.get(len(msg.Block))
-			copy(pm.block, msg.Block)
-			pm.msg.Block = nil
 		case wire.Bitfield:
 			pm.msg.Bitfield = append([]byte(nil), msg.Bitfield...)
 		case wire.Extended:

@@ -15,9 +15,10 @@ type Reader struct {
 	br        *bufio.Reader
 	numPieces int // 0 while unknown
 
-	hdr   [5]byte  // length prefix and ID
-	small [12]byte // body of a fixed-size message (request is the longest)
-	buf   []byte   // body of a piece, bitfield or extended message
+	hdr      [5]byte  // length prefix and ID
+	small    [12]byte // body of a fixed-size message (request is the longest)
+	buf      []byte   // body of a piece, bitfield or extended message
+	getBlock func(n int) []byte
 }
 
 // NewReader returns a Reader for a torrent of numPieces pieces; 0 means the
@@ -30,6 +31,13 @@ func NewReader(r io.Reader, numPieces int) *Reader {
 // SetNumPieces turns on the checks that need the piece count, once the
 // metadata is known.
 func (r *Reader) SetNumPieces(n int) { r.numPieces = max(n, 0) }
+
+// ReadBlocksInto makes ReadMessage read the block of each piece message into
+// a buffer from get (asked for the block's length) instead of the Reader's
+// own, so that a block goes from the socket's buffer to where the caller
+// keeps it in one copy. The caller owns such a Block; a message that fails
+// its checks drops its buffer.
+func (r *Reader) ReadBlocksInto(get func(n int) []byte) { r.getBlock = get }
 
 // ReadMessage reads the next message. The Block, Bitfield and Payload of the
 // result share the Reader's buffer and are valid only until the next call.
@@ -67,6 +75,9 @@ func (r *Reader) ReadMessage() (Message, error) {
 		}
 		return Message{ID: id}, nil
 	}
+	if id == Piece && r.getBlock != nil {
+		return r.readPieceInto(size)
+	}
 	body := r.body(id, size)
 	if err := readFull(r.br, body, id.String(), true); err != nil {
 		return Message{}, err
@@ -75,6 +86,25 @@ func (r *Reader) ReadMessage() (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
+	return m, nil
+}
+
+// readPieceInto reads a piece message's body of size bytes, its block into
+// a buffer from getBlock.
+func (r *Reader) readPieceInto(size int) (Message, error) {
+	hdr := r.small[:pieceHeaderLen-1]
+	if err := readFull(r.br, hdr, Piece.String(), true); err != nil {
+		return Message{}, err
+	}
+	m := Message{ID: Piece, Index: binary.BigEndian.Uint32(hdr), Begin: binary.BigEndian.Uint32(hdr[4:])}
+	if err := r.checkIndex(m); err != nil {
+		return Message{}, err
+	}
+	m.Block = r.getBlock(size - len(hdr))
+	if err := readFull(r.br, m.Block, Piece.String(), true); err != nil {
+		return Message{}, err
+	}
+	m.Length = uint32(len(m.Block))
 	return m, nil
 }
 

@@ -231,3 +231,43 @@ func TestReaderAllocs(t *testing.T) {
 		t.Errorf("%v allocations per pass over %d messages", allocs, 5)
 	}
 }
+
+// ReadBlocksInto puts a piece's block in the caller's buffer, checked like
+// any other piece message; other messages are unaffected.
+func TestReadBlocksInto(t *testing.T) {
+	var stream bytes.Buffer
+	w := NewWriter(&stream)
+	block := bytes.Repeat([]byte{7}, BlockSize)
+	for _, m := range []Message{
+		{ID: Have, Index: 3},
+		{ID: Piece, Index: 2, Begin: BlockSize, Block: block},
+		{ID: Piece, Index: 9, Begin: 0, Block: block[:10]},
+	} {
+		if err := w.WriteMessage(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(&stream, 4)
+	var given [][]byte
+	r.ReadBlocksInto(func(n int) []byte {
+		b := make([]byte, n)
+		given = append(given, b)
+		return b
+	})
+	if m, err := r.ReadMessage(); err != nil || m.ID != Have || m.Index != 3 {
+		t.Fatalf("have: %+v, %v", m, err)
+	}
+	m, err := r.ReadMessage()
+	if err != nil || m.ID != Piece || m.Index != 2 || m.Begin != BlockSize || m.Length != BlockSize || !bytes.Equal(m.Block, block) {
+		t.Fatalf("piece: %+v, %v", m, err)
+	}
+	if len(given) != 1 || &given[0][0] != &m.Block[0] {
+		t.Fatal("the block was not read into the caller's buffer")
+	}
+	if _, err := r.ReadMessage(); !errors.Is(err, ErrBadIndex) {
+		t.Fatalf("piece 9 of a 4-piece torrent: %v, want ErrBadIndex", err)
+	}
+}
