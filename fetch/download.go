@@ -174,5 +174,52 @@ func (t *Torrent) onTick(ctx context.Context, now time.Time) {
 		}
 		t.request(p)
 	}
+	t.reassignLateUrgent(now)
 	t.dialMore(ctx)
+}
+
+// urgentLate is how long a block that a read waits for may stay with one
+// peer before another peer that has it is asked instead: far beyond a
+// round trip and a full pipeline at any useful rate, far below the snub
+// timeout a read would otherwise wait out.
+const urgentLate = 2 * time.Second
+
+// reassignLateUrgent moves the late blocks of pieces that reads wait for
+// from the peers that sit on them to the fastest other unchoked peer that
+// has the piece and room in its pipeline.
+func (t *Torrent) reassignLateUrgent(now time.Time) {
+	if !t.picker.HasUrgent() {
+		return
+	}
+	for p := range t.peers {
+		for b, at := range p.inflight {
+			if now.Sub(at) < urgentLate || t.picker.Priority(b.Piece) != picker.Urgent {
+				continue
+			}
+			q := t.anotherHolder(p, b.Piece)
+			if q == nil || !t.picker.Reassign(b, p.id, q.id) {
+				continue
+			}
+			delete(p.inflight, b)
+			t.sendCancel(p, b)
+			begin, length := t.picker.BlockBounds(b)
+			q.inflight[b] = now
+			q.c.out.send(wire.Message{ID: wire.Request, Index: uint32(b.Piece), Begin: uint32(begin), Length: uint32(length)})
+		}
+	}
+}
+
+// anotherHolder returns the fastest peer other than p that has piece i,
+// lets us download, and accepts another request; nil if there is none.
+func (t *Torrent) anotherHolder(p *peer, i int) *peer {
+	var best *peer
+	for q := range t.peers {
+		if q == p || q.peerChoking || !q.amInterested || q.snubbed || !q.has.Has(i) || len(q.inflight) >= q.reqq {
+			continue
+		}
+		if best == nil || q.downRate.perSec > best.downRate.perSec {
+			best = q
+		}
+	}
+	return best
 }

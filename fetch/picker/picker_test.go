@@ -373,3 +373,22 @@ func TestHighOrderHoldsOnlyMissingPieces(t *testing.T) {
 		t.Fatalf("after Forget(5): picked %v, want piece 99 then 5", got)
 	}
 }
+
+func TestReassign(t *testing.T) {
+	p := newPicker(32*kib, 32*kib)
+	p.SetPriority(0, Urgent)
+	got := p.Pick(nil, 1, full(1), 1)
+	b := got[0]
+	if p.Reassign(b, 2, 3) {
+		t.Fatal("moved a request peer 2 never had")
+	}
+	if !p.Reassign(b, 1, 2) || p.Reassign(b, 1, 2) {
+		t.Fatal("Reassign 1->2 must work once")
+	}
+	if _, _, ok := p.Received(b, 2); !ok {
+		t.Fatal("the block from its new peer was not accepted")
+	}
+	if p.Reassign(b, 2, 3) {
+		t.Fatal("moved a block already received")
+	}
+}

@@ -177,6 +177,22 @@ func (p *Picker) Unrequest(b Block, peer int) {
 	}
 }
 
+// Reassign moves the request of block b from peer from to peer to (a late
+// block a read waits for); false, and nothing changed, if b is not
+// requested of from or is already requested of to.
+func (p *Picker) Reassign(b Block, from, to int) bool {
+	st := p.active[b.Piece]
+	if st == nil || b.Index < 0 || b.Index >= len(st.blocks) {
+		return false
+	}
+	bs := &st.blocks[b.Index]
+	if bs.received || bs.askedOf(to) || !bs.forget(from) {
+		return false
+	}
+	bs.ask(to)
+	return true
+}
+
 // Verified records the hash check of a complete piece. On success the piece
 // is ours. On failure it starts over, and the peers whose blocks made it up
 // are returned, each once, so the engine can hold them to account.
