@@ -43,6 +43,12 @@ func (t *Torrent) forgetEvicted() {
 		t.have.set(i, false)
 		t.left.Add(t.info.PieceSize(i))
 		t.lower(i)
+		if t.picker.Priority(i) == picker.Normal {
+			// Only the background fill wants it, and the storage could not
+			// keep it: fetching it again would evict another, for ever.
+			// It comes back when it is read.
+			t.picker.SetPriority(i, picker.None)
+		}
 		wanted = wanted || t.picker.Priority(i) != picker.None
 	}
 	if wanted {

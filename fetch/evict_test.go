@@ -144,6 +144,39 @@ func TestEvictedPiecesAreFetchedAgain(t *testing.T) {
 	}
 }
 
+// With the whole torrent wanted (mount --prefetch) over a storage smaller
+// than the torrent, an evicted piece is not fetched again in the
+// background (which would evict another, for ever), only when read.
+func TestEvictedPiecesAreNotPrefetchedAgain(t *testing.T) {
+	mi, src := makeContent(t, 1<<20, 64<<10)
+	seeder := startNode(t, mi, src, true, nil)
+	var store *flakyStore
+	n := startNode(t, mi, t.TempDir(), false, func(c *Config) {
+		store = newFlakyStore(c.Storage)
+		c.Storage = store
+	})
+	n.t.AddPeers(context.Background(), []netip.AddrPort{seeder.addr})
+	waitDone(t, n, 30*time.Second)
+	store.drop(3, true)
+	waitFor(t, "the engine to forget piece 3", func() bool { return !n.t.have.has(3) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var pr picker.Priority
+	if err := n.t.do(ctx, func() { pr = n.t.picker.Priority(3) }); err != nil {
+		t.Fatal(err)
+	}
+	if pr != picker.None {
+		t.Fatalf("evicted piece 3 has priority %v: it would be fetched again unread", pr)
+	}
+	data, err := os.ReadFile(filepath.Join(src, "content.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := n.t.NewReader(0, mi.Info.Length, 0)
+	defer r.Close()
+	readAndCompare(t, r, data, 3<<16, 100)
+}
+
 // A piece that arrives while the storage is full fails the reads waiting
 // for it with the storage's error instead of leaving them blocked, and is
 // not fetched over and over; once there is room, a read succeeds.
