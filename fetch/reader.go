@@ -212,14 +212,17 @@ type pieceWait struct {
 // piece the storage cannot take.
 func (t *Torrent) waitPiece(ctx context.Context, i int, closed <-chan struct{}) error {
 	if t.have.has(i) {
+		t.counters.hits.Add(1)
 		return nil
 	}
 	w := &pieceWait{done: make(chan struct{})}
 	err := t.do(ctx, func() {
 		if t.picker.Have(i) {
+			t.counters.hits.Add(1)
 			close(w.done)
 			return
 		}
+		t.counters.misses.Add(1)
 		t.waiters[i] = append(t.waiters[i], w)
 		t.raise(i, picker.Urgent)
 		t.requestAll()

@@ -1,16 +1,39 @@
 package fetch
 
-import "context"
+import (
+	"context"
+	"sync/atomic"
 
-// Stats is a snapshot of a torrent's transfer state.
+	"github.com/btfs/btfs/internal/bitfield"
+	"github.com/btfs/btfs/tracker"
+)
+
+// Stats is a snapshot of a torrent's transfer state. Counters (Downloaded to
+// CacheMisses) count since New; the rest is the state at the time.
 type Stats struct {
 	Pieces, Have         int
-	Length, Left         int64
+	Length, Left         int64 // Length-Left is the bytes of the pieces we have
 	Downloaded, Uploaded int64
 	DownRate, UpRate     float64 // bytes/s, summed over peers
 	Peers, Seeders       int
+	ChokingUs            int   // connected peers that choke us
+	Choked               int   // connected peers we choke
 	Candidates           int   // addresses known
 	Cancelled            int64 // requests withdrawn: seeks away from readahead, endgame duplicates
+	Verified, Failed     int64 // pieces that passed / failed their hash check
+	// CacheHits counts the pieces reads found stored, served without a
+	// wait; CacheMisses the ones they had to wait for the network for.
+	CacheHits, CacheMisses int64
+	// Tracker is what the trackers last said; Announcing is false (and
+	// Tracker empty) for a torrent without trackers.
+	Tracker    tracker.AnnouncerStatus
+	Announcing bool
+}
+
+// counters are totals for Stats that goroutines other than the loop update.
+type counters struct {
+	verified, failed atomic.Int64
+	hits, misses     atomic.Int64
 }
 
 // Stats returns a snapshot, taken on the loop; it fails only if ctx ends or
@@ -22,6 +45,8 @@ func (t *Torrent) Stats(ctx context.Context) (Stats, error) {
 			Pieces: t.info.NumPieces(), Have: t.picker.HaveCount(), Length: t.info.Length, Left: t.left.Load(),
 			Downloaded: t.downloaded.Load(), Uploaded: t.uploaded.Load(),
 			Peers: len(t.peers), Candidates: len(t.candidates), Cancelled: t.cancelled,
+			Verified: t.counters.verified.Load(), Failed: t.counters.failed.Load(),
+			CacheHits: t.counters.hits.Load(), CacheMisses: t.counters.misses.Load(),
 		}
 		for p := range t.peers {
 			s.DownRate += p.downRate.perSec
@@ -29,7 +54,37 @@ func (t *Torrent) Stats(ctx context.Context) (Stats, error) {
 			if p.has.Full() {
 				s.Seeders++
 			}
+			if p.peerChoking {
+				s.ChokingUs++
+			}
+			if p.amChoking {
+				s.Choked++
+			}
+		}
+		if t.announcer != nil {
+			s.Tracker, s.Announcing = t.announcer.Status(), true
 		}
 	})
 	return s, err
+}
+
+// HaveBitfield returns a copy of the pieces stored and verified, for a piece
+// map. It does not go through the loop.
+func (t *Torrent) HaveBitfield() bitfield.Bitfield {
+	t.have.mu.RLock()
+	defer t.have.mu.RUnlock()
+	return t.have.bf.Clone()
+}
+
+// Readahead says where the reader stands: pos is the file offset a
+// sequential read would continue from, ahead the bytes past it whose pieces
+// are being fetched for it (0 before the first read and after Close).
+func (r *Reader) Readahead() (pos, ahead int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ahead.end <= r.ahead.first {
+		return r.next, 0
+	}
+	end := min(r.t.info.PieceOffset(r.ahead.end-1)+r.t.info.PieceSize(r.ahead.end-1), r.off+r.size)
+	return r.next, max(0, end-(r.off+r.next))
 }

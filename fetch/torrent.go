@@ -128,6 +128,8 @@ type Torrent struct {
 	// are verifiers, so that none of them ever waits for work.
 	verifying, maxVerifying int
 
+	counters counters // totals for Stats (stats.go), updated from any goroutine
+
 	wg sync.WaitGroup // peer, dial and verifier goroutines
 }
 

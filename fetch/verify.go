@@ -118,6 +118,7 @@ func (t *Torrent) handleVerified(r verifyResult) {
 	}
 	bad := t.picker.Verified(r.piece, r.ok)
 	if r.ok {
+		t.counters.verified.Add(1)
 		t.left.Add(-t.info.PieceSize(r.piece))
 		t.wake(r.piece)
 		t.smartBan(r.piece, r.blockHashes)
@@ -144,6 +145,7 @@ func (t *Torrent) handleVerified(r verifyResult) {
 		t.failWaiters(r.piece, fmt.Errorf("store piece %d: %w", r.piece, r.err))
 		return
 	}
+	t.counters.failed.Add(1)
 	t.log.Info("piece failed its hash check", "piece", r.piece, "senders", len(bad))
 	for i, id := range contributors {
 		t.suspects[r.piece] = append(t.suspects[r.piece], blockRecord{index: i, from: id, hash: r.blockHashes[i]})

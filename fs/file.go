@@ -3,7 +3,9 @@ package fs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -40,7 +42,9 @@ func (n *file) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 // handle is an open file: its Reader holds the readahead state, so two
 // handles on one file (players often open twice) keep their own.
 type handle struct {
-	mu     sync.Mutex // guards closed
+	path   string       // for OpenFiles
+	pos    atomic.Int64 // the end of the last read, for OpenFiles
+	mu     sync.Mutex   // guards closed
 	reader Reader
 	closed bool
 }
@@ -51,7 +55,7 @@ func (n *file) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	h := &handle{reader: n.r.src.Open(n.f.Offset, n.f.Length)}
+	h := &handle{path: n.r.info.DisplayPath(n.f), reader: n.r.src.Open(n.f.Offset, n.f.Length)}
 	if !n.r.track(h) {
 		h.close()
 		return nil, 0, syscall.EIO
@@ -77,8 +81,26 @@ func (n *file) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off in
 	if !ok {
 		return nil, syscall.EBADF
 	}
+	start := time.Now()
+	data, err := n.read(ctx, h, dest, off)
+	if n.r.opts.OnRead != nil {
+		n.r.opts.OnRead(time.Since(start), len(data), err)
+	}
+	if err != nil {
+		e := errno(err)
+		if e != syscall.EINTR {
+			n.r.opts.Logger.Warn("read failed", "file", h.path, "offset", off, "size", len(dest), "err", err)
+		}
+		return nil, e
+	}
+	return fuse.ReadResultData(data), 0
+}
+
+// read fills dest from off through h's reader; an error means the read
+// fails as a whole.
+func (n *file) read(ctx context.Context, h *handle, dest []byte, off int64) ([]byte, error) {
 	if off >= n.f.Length {
-		return fuse.ReadResultData(nil), 0
+		return nil, nil
 	}
 	dest = dest[:min(int64(len(dest)), n.f.Length-off)]
 	if n.r.opts.ReadTimeout > 0 {
@@ -88,13 +110,19 @@ func (n *file) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off in
 	}
 	got, err := h.reader.ReadAt(ctx, dest, off)
 	if err != nil && got < len(dest) {
-		e := errno(err)
-		if e != syscall.EINTR {
-			n.r.opts.Logger.Warn("read failed", "file", n.r.info.DisplayPath(n.f), "offset", off, "size", len(dest), "err", err)
-		}
-		return nil, e
+		return nil, err
 	}
-	return fuse.ReadResultData(dest[:got]), 0
+	h.pos.Store(off + int64(got))
+	return dest[:got], nil
+}
+
+// state is the handle as OpenFiles shows it.
+func (h *handle) state() OpenFile {
+	f := OpenFile{Path: h.path, Pos: h.pos.Load()}
+	if rr, ok := h.reader.(ReadaheadReporter); ok {
+		f.Pos, f.Readahead = rr.Readahead()
+	}
+	return f
 }
 
 func (n *file) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {

@@ -42,6 +42,25 @@ type Options struct {
 	Logger *slog.Logger
 	// Debug logs every FUSE request.
 	Debug bool
+	// OnRead, if set, is called after each read of a file, on the goroutine
+	// serving it, with the time from the kernel's request to the reply, the
+	// bytes returned and the error, if any (metrics). It must not block.
+	OnRead func(d time.Duration, n int, err error)
+}
+
+// ReadaheadReporter is implemented by Readers that read ahead: pos is the
+// file offset a sequential read continues from, ahead the bytes past it
+// being fetched. OpenFiles shows it.
+type ReadaheadReporter interface {
+	Readahead() (pos, ahead int64)
+}
+
+// OpenFile is a file open in the mount, as OpenFiles shows it.
+type OpenFile struct {
+	Path string // as shown under the mountpoint
+	// Pos is where a sequential read continues (the end of the last read);
+	// Readahead the bytes past it being fetched, 0 if the Reader does not say.
+	Pos, Readahead int64
 }
 
 // errno maps an error from a Reader to what the caller of read(2) sees.

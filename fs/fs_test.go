@@ -86,6 +86,13 @@ func testTorrent(t *testing.T) (*metainfo.Info, []byte) {
 
 func mount(t *testing.T, info *metainfo.Info, src Source, opts Options) string {
 	t.Helper()
+	dir, _ := mountM(t, info, src, opts)
+	return dir
+}
+
+// mountM mounts under t.TempDir() until the test ends.
+func mountM(t *testing.T, info *metainfo.Info, src Source, opts Options) (string, *Mounted) {
+	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
 	}
@@ -100,7 +107,7 @@ func mount(t *testing.T, info *metainfo.Info, src Source, opts Options) string {
 		}
 		m.Wait()
 	})
-	return dir
+	return dir, m
 }
 
 func TestTreeAndReads(t *testing.T) {

@@ -1,12 +1,14 @@
 package fs
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	iofs "io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"syscall"
 	"time"
 
@@ -121,6 +123,25 @@ func (m *Mounted) Unmount() error {
 	}
 	m.root.opts.Logger.Warn("mount still in use: detached lazily", "mountpoint", m.dir)
 	return nil
+}
+
+// OpenFiles lists the files open in the mount, one entry per open handle,
+// by path.
+func (m *Mounted) OpenFiles() []OpenFile {
+	m.root.mu.Lock()
+	hs := make([]*handle, 0, len(m.root.handles))
+	for h := range m.root.handles {
+		hs = append(hs, h)
+	}
+	m.root.mu.Unlock()
+	files := make([]OpenFile, 0, len(hs))
+	for _, h := range hs {
+		files = append(files, h.state())
+	}
+	slices.SortFunc(files, func(a, b OpenFile) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Pos, b.Pos))
+	})
+	return files
 }
 
 // Wait blocks until the filesystem is unmounted (by Unmount, umount or

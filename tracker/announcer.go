@@ -72,6 +72,8 @@ type AnnouncerStatus struct {
 	Warning      string // the last reply's warning message
 	Err          error  // why the last round failed; nil after a success
 	Failures     int    // rounds failed in a row
+	// Rounds since Run started: answered by a tracker, and failed by all.
+	Announced, Failed int
 }
 
 // Announcer keeps one torrent announced to its trackers. Run does the work

@@ -170,6 +170,7 @@ func (a *Announcer) failed(err error, failures int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.status.Err, a.status.Failures = err, failures
+	a.status.Failed++
 }
 
 func (a *Announcer) succeeded(url string, interval time.Duration, resp *AnnounceResponse) {
@@ -179,5 +180,6 @@ func (a *Announcer) succeeded(url string, interval time.Duration, resp *Announce
 		Tracker: url, LastAnnounce: time.Now(), Interval: interval,
 		Seeders: resp.Seeders, Leechers: resp.Leechers, Peers: len(resp.Peers),
 		Warning: resp.Warning, NextAnnounce: a.status.NextAnnounce,
+		Announced: a.status.Announced + 1, Failed: a.status.Failed,
 	}
 }

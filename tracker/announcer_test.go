@@ -57,7 +57,7 @@ func TestAnnouncerBackoff(t *testing.T) {
 		}
 	}
 	st := a.Status()
-	if st.Failures < 5 || !errors.Is(st.Err, errFake) || st.Tracker != "" {
+	if st.Failures < 5 || !errors.Is(st.Err, errFake) || st.Tracker != "" || st.Failed != st.Failures || st.Announced != 0 {
 		t.Errorf("status %+v", st)
 	}
 	stop()
@@ -97,7 +97,8 @@ func TestAnnouncerEvents(t *testing.T) {
 	waitFor(t, "peers", func() bool { return got.Load() == 2 })
 	st := a.Status()
 	if st.Tracker != "a" || st.Seeders != 4 || st.Leechers != 5 || st.Warning != "hi" || st.Peers != 2 ||
-		st.Interval != time.Hour || st.Err != nil || st.NextAnnounce.Before(st.LastAnnounce.Add(59*time.Minute)) {
+		st.Interval != time.Hour || st.Err != nil || st.NextAnnounce.Before(st.LastAnnounce.Add(59*time.Minute)) ||
+		st.Announced != 1 || st.Failed != 0 {
 		t.Errorf("status %+v", st)
 	}
 	left.Store(0)

@@ -44,6 +44,9 @@ func TestClientUDPRoundTrip(t *testing.T) {
 	if n := s.Stats().UDPConnects; n != 1 {
 		t.Errorf("%d connects, want 1: the id is cached", n)
 	}
+	if st := s.Stats(); st.UDPAnnounces != 2 || st.HTTPAnnounces != 0 || st.Announces != 2 {
+		t.Errorf("announces by protocol: %+v", st)
+	}
 	clock.Advance(clientConnIDTTL + time.Second)
 	if _, err := c.Announce(ctx, url, AnnounceRequest{InfoHash: h, PeerID: idN(2), Port: 2222, Left: 5}); err != nil {
 		t.Fatal(err)

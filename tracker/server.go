@@ -72,7 +72,10 @@ type Server struct {
 	scrapes     atomic.Uint64
 	refusals    atomic.Uint64
 	udpConnects atomic.Uint64
-	statsCache  statsCache
+	// Announces answered by protocol, for metrics; monotonic, unlike the
+	// difference of two counts read at different times.
+	httpAnnounces, udpAnnounces atomic.Uint64
+	statsCache                  statsCache
 }
 
 // replyBuf is the scratch one request needs, pooled to spare the allocations.

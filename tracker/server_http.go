@@ -49,6 +49,7 @@ func (s *Server) announceHTTP(r *http.Request, buf *replyBuf) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.httpAnnounces.Add(1)
 	buf.peers = res.peers[:0] // keep the grown slice for the next request
 	if s.log.Enabled(r.Context(), slog.LevelDebug) {
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "announce", slog.String("info_hash", p.infoHash.String()),

@@ -166,7 +166,7 @@ func TestStoppedRemoves(t *testing.T) {
 	}
 	// A stopped announce from a stranger changes nothing.
 	get(t, ts, "/announce", announceQuery(hashN(2), 3, 6003, 10, "event=stopped"))
-	if st := s.Stats(); st.Torrents != 1 || st.Leechers != 1 {
+	if st := s.Stats(); st.Torrents != 1 || st.Leechers != 1 || st.Announces != 5 || st.HTTPAnnounces != 5 || st.UDPAnnounces != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }

@@ -140,7 +140,7 @@ func TestStatsAndRouting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (Stats{Torrents: 1, Seeders: 1, Leechers: 1, Announces: 2}) {
+	if st != (Stats{Torrents: 1, Seeders: 1, Leechers: 1, Announces: 2, HTTPAnnounces: 2}) {
 		t.Errorf("stats %+v", st)
 	}
 	for _, tt := range []struct {

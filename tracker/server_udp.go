@@ -189,6 +189,7 @@ func (s *Server) announceUDP(ctx context.Context, req *udpRequest, from netip.Ad
 	if err != nil {
 		return nil, err
 	}
+	s.udpAnnounces.Add(1)
 	buf.peers = res.peers[:0]
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		s.log.LogAttrs(ctx, slog.LevelDebug, "announce", slog.String("info_hash", a.infoHash.String()),

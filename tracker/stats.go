@@ -14,13 +14,16 @@ const statsMaxAge = time.Second
 
 // Stats are the tracker's counts, for operators.
 type Stats struct {
-	Torrents    int    `json:"torrents"`
-	Seeders     int    `json:"seeders"`
-	Leechers    int    `json:"leechers"`
-	Announces   uint64 `json:"announces"` // answered, refusals not included
-	Scrapes     uint64 `json:"scrapes"`
-	Errors      uint64 `json:"errors"` // requests refused
-	UDPConnects uint64 `json:"udp_connects"`
+	Torrents  int    `json:"torrents"`
+	Seeders   int    `json:"seeders"`
+	Leechers  int    `json:"leechers"`
+	Announces uint64 `json:"announces"` // answered, refusals not included
+	// Of Announces, those answered over HTTP and UDP (BEP 15).
+	HTTPAnnounces uint64 `json:"http_announces"`
+	UDPAnnounces  uint64 `json:"udp_announces"`
+	Scrapes       uint64 `json:"scrapes"`
+	Errors        uint64 `json:"errors"` // requests refused
+	UDPConnects   uint64 `json:"udp_connects"`
 }
 
 type statsCache struct {
@@ -32,7 +35,8 @@ type statsCache struct {
 // Stats returns the current counts. Announces, scrapes, errors and connects
 // count since the Server was made.
 func (s *Server) Stats() Stats {
-	st := Stats{Scrapes: s.scrapes.Load(), Errors: s.refusals.Load(), UDPConnects: s.udpConnects.Load()}
+	st := Stats{Scrapes: s.scrapes.Load(), Errors: s.refusals.Load(), UDPConnects: s.udpConnects.Load(),
+		HTTPAnnounces: s.httpAnnounces.Load(), UDPAnnounces: s.udpAnnounces.Load()}
 	st.Torrents, st.Seeders, st.Leechers, st.Announces = s.swarm.totals(s.opts.Now().UnixNano())
 	return st
 }

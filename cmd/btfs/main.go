@@ -96,6 +96,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			trackerCommand(),
 			mountCommand(),
 			unmountCommand(),
+			statusCommand(),
 			cacheCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err} },

@@ -61,8 +61,17 @@ func (p *proc) Output() string {
 // and, if it has not exited within 10 s, SIGKILL.
 func startProc(t *testing.T, dir, name string, args ...string) *proc {
 	t.Helper()
+	return startProcEnv(t, nil, dir, name, args...)
+}
+
+// startProcEnv is startProc with env (KEY=value) added to the environment.
+func startProcEnv(t *testing.T, env []string, dir, name string, args ...string) *proc {
+	t.Helper()
 	p := &proc{cmd: exec.Command(name, args...), name: filepath.Base(name), done: make(chan struct{})}
 	p.cmd.Dir = dir
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // signals reach its children too
 	if err := p.cmd.Start(); err != nil {

@@ -33,6 +33,7 @@ func mountCommand() *cli.Command {
 			&cli.BoolFlag{Name: "prefetch", Usage: "also download the rest of the torrent in the background"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: needs user_allow_other)"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE request"},
+			metricsFlag(),
 		}, append(cacheFlags(), swarmFlags()...)...),
 		Action: runMount,
 	}
@@ -69,6 +70,11 @@ func runMount(c *cli.Context) error {
 	if err := fs.CheckMountpoint(mountpoint); err != nil { // before any slow start-up work
 		return err
 	}
+	metrics, err := maybeStartMetrics(c, log)
+	if err != nil {
+		return err
+	}
+	defer metrics.Close()
 	store, err := openTorrentCache(c, mi)
 	if err != nil {
 		return err
@@ -82,12 +88,27 @@ func runMount(c *cli.Context) error {
 	stop := runAll(c.Context, ln, t)
 	defer stop()
 
-	m, err := fs.Mount(mountpoint, &mi.Info, torrentSource{t: t, readahead: readahead}, fs.Options{
+	opts := fs.Options{
 		ReadTimeout: c.Duration("read-timeout"), AllowOther: c.Bool("allow-other"),
 		MTime: mi.CreationDate, Logger: log, Debug: c.Bool("debug-fuse"),
-	})
+	}
+	if metrics != nil {
+		reads := newReadHistogram()
+		metrics.Register(newTorrentCollector(metricTorrent{t, mi}), newCacheCollector(store.c), reads)
+		opts.OnRead = func(d time.Duration, _ int, _ error) { reads.Observe(d.Seconds()) }
+		defer metrics.Close() // before the torrent and the cache it reads stop
+	}
+	started := time.Now()
+	m, err := fs.Mount(mountpoint, &mi.Info, torrentSource{t: t, readahead: readahead}, opts)
 	if err != nil {
 		return err
+	}
+	status := &statusSource{mi: mi, mountpoint: absPath(mountpoint), started: started, t: t,
+		cache: store.c, cacheDir: absPath(c.String("cache-dir")), files: m.OpenFiles}
+	if ctl, err := startControl(runtimeDir(), mountpoint, status, log); err != nil {
+		log.Warn("btfs status will not show this mount", "err", err)
+	} else {
+		defer ctl.Close()
 	}
 	log.Info("mounted", "mountpoint", mountpoint, "name", mi.Info.Name, "info_hash", mi.InfoHash,
 		"have", fmt.Sprintf("%d/%d pieces", store.Have().Count(), mi.Info.NumPieces()), "port", ln.Port())

@@ -24,6 +24,7 @@ func seedCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Aliases: []string{"d"}, Value: ".", Usage: "the torrents' data lives under `DIR`"},
 			&cli.BoolFlag{Name: "from-cache", Usage: "serve the pieces in the cache (--cache-dir) instead of data files"},
+			metricsFlag(),
 		}, append(cacheFlags(), swarmFlags()...)...),
 		Action: runSeed,
 	}
@@ -38,7 +39,13 @@ func runSeed(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	metrics, err := maybeStartMetrics(c, log)
+	if err != nil {
+		return err
+	}
+	defer metrics.Close()
 	var torrents []*fetch.Torrent
+	var metricTorrents []metricTorrent
 	var stores []*filestore.Store
 	defer func() {
 		for _, s := range stores {
@@ -55,6 +62,7 @@ func runSeed(c *cli.Context) error {
 			return err
 		}
 		defer cached.Close()
+		metrics.Register(newCacheCollector(cached))
 	}
 	for _, path := range c.Args().Slice() {
 		mi, err := metainfo.Load(path)
@@ -65,6 +73,7 @@ func runSeed(c *cli.Context) error {
 			store := cached.Torrent(mi.InfoHash, &mi.Info)
 			have := store.Have()
 			torrents = append(torrents, newTorrent(base, ln, mi, store, have, false))
+			metricTorrents = append(metricTorrents, metricTorrent{torrents[len(torrents)-1], mi})
 			log.Info("seeding from the cache", "name", mi.Info.Name, "info_hash", mi.InfoHash,
 				"have", fmt.Sprintf("%d/%d pieces", have.Count(), mi.Info.NumPieces()))
 			continue
@@ -79,10 +88,13 @@ func runSeed(c *cli.Context) error {
 			return fmt.Errorf("%s: %s", filepath.Base(path), describeBadPiece(mi, store, have))
 		}
 		torrents = append(torrents, newTorrent(base, ln, mi, store, have.Have, false))
+		metricTorrents = append(metricTorrents, metricTorrent{torrents[len(torrents)-1], mi})
 		log.Info("seeding", "name", mi.Info.Name, "info_hash", mi.InfoHash)
 	}
 	stop := runAll(c.Context, ln, torrents...)
 	defer stop()
+	metrics.Register(newTorrentCollector(metricTorrents...))
+	defer metrics.Close() // before the torrents and the stores it reads stop
 	fmt.Fprintf(c.App.ErrWriter, "seeding %d torrent(s) on port %d; Ctrl-C to stop\n", len(torrents), ln.Port())
 	<-c.Context.Done()
 	return nil

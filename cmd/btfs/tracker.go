@@ -32,6 +32,7 @@ func trackerCommand() *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 30 * time.Minute, Usage: "announce interval asked of clients"},
 			&cli.StringFlag{Name: "allow", Usage: "serve only the torrents in `FILE|DIR`"},
 			&cli.BoolFlag{Name: "stats", Usage: "print counts to stderr every 10 seconds"},
+			metricsFlag(),
 		},
 		Action: runTracker,
 	}
@@ -55,6 +56,12 @@ func runTracker(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	metrics, err := maybeStartMetrics(c, log)
+	if err != nil {
+		return err
+	}
+	defer metrics.Close()
+	metrics.Register(newTrackerCollector(srv))
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
 	errs := make(chan error, 2)
