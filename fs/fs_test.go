@@ -358,3 +358,13 @@ func TestMountErrors(t *testing.T) {
 		t.Errorf("file as mountpoint: %v", err)
 	}
 }
+
+func TestUnescapeMountPath(t *testing.T) {
+	for in, want := range map[string]string{
+		`/mnt/x`: "/mnt/x", `/mnt/my\040films`: "/mnt/my films", `/a\134b`: `/a\b`, `/tab\011`: "/tab\t", `/odd\04`: `/odd\04`,
+	} {
+		if got := unescapeMountPath(in); got != want {
+			t.Errorf("unescapeMountPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -29,11 +29,15 @@ const (
 	cacheTimeout = time.Hour
 )
 
+// fsName names the filesystem in the mount table (type "fuse.btfs").
+const fsName = "btfs"
+
 // Mounted is a mounted torrent.
 type Mounted struct {
 	server *fuse.Server
 	root   *root
 	dir    string
+	absDir string // dir as the mount table shows it
 }
 
 // Mount shows info's files at mountpoint, reading through src. It returns
@@ -55,8 +59,8 @@ func Mount(mountpoint string, info *metainfo.Info, src Source, opts Options) (*M
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,
 		MountOptions: fuse.MountOptions{
-			FsName:       "btfs",
-			Name:         "btfs",
+			FsName:       fsName,
+			Name:         fsName,
 			Options:      []string{"ro", "default_permissions"},
 			AllowOther:   opts.AllowOther,
 			MaxWrite:     maxRead,
@@ -68,7 +72,7 @@ func Mount(mountpoint string, info *metainfo.Info, src Source, opts Options) (*M
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
-	return &Mounted{server: server, root: r, dir: mountpoint}, nil
+	return &Mounted{server: server, root: r, dir: mountpoint, absDir: absMountpoint(mountpoint)}, nil
 }
 
 // CheckMountpoint explains, before the kernel does it less clearly, why a
@@ -145,5 +149,34 @@ func (m *Mounted) OpenFiles() []OpenFile {
 }
 
 // Wait blocks until the filesystem is unmounted (by Unmount, umount or
-// fusermount3 -u) and the kernel has let go of it.
-func (m *Mounted) Wait() { m.server.Wait() }
+// fusermount3 -u) and the kernel has let go of it, or until the mount is
+// gone from this process's mount table while the kernel still holds on: a
+// copy of it lives on in another mount namespace (made by unshare -m, a
+// container start), which nothing here can reach or end. The caller then
+// exits, and closing the FUSE device fails what is left.
+func (m *Mounted) Wait() {
+	done := make(chan struct{})
+	go func() { m.server.Wait(); close(done) }()
+	tick := time.NewTicker(goneCheckEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			if mounted, err := btfsMountedAt(m.absDir); err == nil && !mounted {
+				select {
+				case <-done: // the usual unmount, a moment behind the table
+					return
+				case <-time.After(goneCheckEvery):
+				}
+				m.root.opts.Logger.Warn("mount gone from the mount table; a copy in another namespace kept it open",
+					"mountpoint", m.dir)
+				return
+			}
+		}
+	}
+}
+
+// goneCheckEvery paces Wait's look at the mount table.
+const goneCheckEvery = time.Second

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -159,5 +160,40 @@ func TestStaleMount(t *testing.T) {
 	}
 	if entries, err := os.ReadDir(mnt); err != nil || len(entries) != 0 {
 		t.Fatalf("after unmount: %v, %v", entries, err)
+	}
+}
+
+// A copy of the mount in another mount namespace (unshare -m, a container
+// starting) keeps the kernel's end open after our unmount; the mount
+// process notices its mount is gone and exits instead of serving nobody.
+func TestMountExitsWhenUnmountedButCopied(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and unshare(1) to make a mount namespace")
+	}
+	work := t.TempDir()
+	cacheDir := filepath.Join(work, "cache")
+	torrent, _ := cachedTorrent(t, cacheDir, "copied.bin", "", 0, 1, 2, 3, 4, 5, 6, 7)
+	mnt := filepath.Join(work, "mnt")
+	os.Mkdir(mnt, 0o755)
+	mount := startProc(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, torrent, mnt)
+	waitFor(t, "the mount", 20*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(mnt, "copied.bin"))
+		return err == nil
+	})
+	holder := startProc(t, work, unshare, "-m", "--propagation", "private", "sleep", "120")
+	waitFor(t, "the copied mount namespace", 10*time.Second, func() bool {
+		// unshare execs sleep once the namespace is made.
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", holder.cmd.Process.Pid))
+		return err == nil && strings.TrimSpace(string(comm)) == "sleep"
+	})
+	if code, _, stderr := btfs(t, "unmount", mnt); code != exitOK {
+		t.Fatalf("unmount: %s", stderr)
+	}
+	if err := mount.wait(t, 15*time.Second); err != nil {
+		t.Fatalf("mount exited with %v", err)
 	}
 }
