@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/btfs/btfs/internal/testproc"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -148,13 +149,13 @@ func TestCacheInUse(t *testing.T) {
 // a btfs get downloads the whole torrent from it.
 func TestSeedFromCache(t *testing.T) {
 	work := t.TempDir()
-	trackerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	startProc(t, work, btfsBin, "tracker", "--listen", trackerAddr, "--udp", "", "--interval", "1m")
+	trackerAddr := fmt.Sprintf("127.0.0.1:%d", testproc.FreePort(t))
+	testproc.Start(t, work, btfsBin, "tracker", "--listen", trackerAddr, "--udp", "", "--interval", "1m")
 	waitListening(t, trackerAddr)
 	cacheDir := filepath.Join(work, "cache")
 	torrent, _ := cachedTorrent(t, cacheDir, "gamma.bin", "http://"+trackerAddr+"/announce", 0, 1, 2, 3, 4, 5, 6, 7)
-	seedPort := freePort(t)
-	startProc(t, work, btfsBin, "seed", "--from-cache", "--cache-dir", cacheDir,
+	seedPort := testproc.FreePort(t)
+	testproc.Start(t, work, btfsBin, "seed", "--from-cache", "--cache-dir", cacheDir,
 		"--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), torrent)
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
 	waitFor(t, "the seeder's announce", 10*time.Second, func() bool { return trackerSeeders(trackerAddr) == 1 })

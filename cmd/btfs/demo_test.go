@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/btfs/btfs/internal/testproc"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,8 +23,8 @@ func TestDemoCheck(t *testing.T) {
 	demo := filepath.Join(work, "demo")
 	env := []string{
 		"BTFS_DEMO_DIR=" + demo,
-		fmt.Sprintf("BTFS_DEMO_PORT=%d", freePort(t)),
-		fmt.Sprintf("BTFS_DEMO_METRICS_PORT=%d", freePort(t)),
+		fmt.Sprintf("BTFS_DEMO_PORT=%d", testproc.FreePort(t)),
+		fmt.Sprintf("BTFS_DEMO_METRICS_PORT=%d", testproc.FreePort(t)),
 		"XDG_RUNTIME_DIR=" + filepath.Join(work, "run"),
 		"BTFS_DEMO_NO_INSTALL=1", // a test installs nothing
 	}
@@ -31,8 +32,8 @@ func TestDemoCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProcEnv(t, env, repo, "bash", "scripts/demo.sh", "--check")
-	if err := p.wait(t, 5*time.Minute); err != nil {
+	p := testproc.StartEnv(t, env, repo, "bash", "scripts/demo.sh", "--check")
+	if err := p.Wait(t, 5*time.Minute); err != nil {
 		t.Fatalf("demo.sh --check: %v\n%s", err, p.Output())
 	}
 	out := p.Output()

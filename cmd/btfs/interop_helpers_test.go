@@ -4,7 +4,7 @@ package main
 // interop_tracker_test.go, interop_mount_test.go): content of random bytes,
 // torrents, Debian's opentracker with its whitelist, aria2c and
 // transmission-cli kept on loopback, and SHA-1 comparisons of trees. Every
-// process is owned by its test (startProc) and everything stays on
+// process is owned by its test (testproc.Start) and everything stays on
 // 127.0.0.1: DHT, local peer discovery, PEX, uTP and port mapping are off in
 // every client, so peers meet only through the tracker.
 
@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/btfs/btfs/internal/testproc"
 	"io"
 	"maps"
 	"math/rand/v2"
@@ -50,18 +51,6 @@ func clearProxies(t *testing.T) {
 		t.Setenv(k, "") // restored when the test ends
 		os.Unsetenv(k)
 	}
-}
-
-// startInterop runs a process until the test ends (startProc). With
-// BTFS_INTEROP_LOG set, its output is logged even when the test passes: how
-// to see what the clients said to each other.
-func startInterop(t *testing.T, dir, name string, args ...string) *proc {
-	t.Helper()
-	p := startProc(t, dir, name, args...)
-	if os.Getenv("BTFS_INTEROP_LOG") != "" {
-		t.Cleanup(func() { t.Logf("output of %s %q:\n%s", p.name, args, p.Output()) })
-	}
-	return p
 }
 
 // writeRandomTree writes each file (slash-separated path under root: size)
@@ -134,7 +123,7 @@ func startOpentracker(t *testing.T, port int, hashes ...metainfo.Hash) trackerUR
 		t.Fatal(err)
 	}
 	p := strconv.Itoa(port)
-	startInterop(t, dir, bin, "-i", "127.0.0.1", "-p", p, "-P", p, "-f", filepath.Join(dir, "opentracker.conf"))
+	testproc.Start(t, dir, bin, "-i", "127.0.0.1", "-p", p, "-P", p, "-f", filepath.Join(dir, "opentracker.conf"))
 	urls := trackerURLs{http: "http://127.0.0.1:" + p + "/announce", udp: "udp://127.0.0.1:" + p, base: "http://127.0.0.1:" + p}
 	waitListening(t, "127.0.0.1:"+p)
 	// The whitelist is read by a thread of its own: wait until a
@@ -195,16 +184,16 @@ var aria2Seed = []string{"--check-integrity=true", "--seed-ratio=0.0"}
 // own on 127.0.0.1, with no configuration file, DHT, local discovery, peer
 // exchange or IPv6: peers come from the tracker only. extra options (its
 // part: aria2Seed, or how a leecher ends) go last.
-func startAria2(t *testing.T, torrent, dir string, extra ...string) *proc {
+func startAria2(t *testing.T, torrent, dir string, extra ...string) *testproc.Proc {
 	t.Helper()
 	bin := requireTool(t, "aria2c")
 	args := []string{
 		"--no-conf", "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-		"--disable-ipv6=true", "--interface=127.0.0.1", "--listen-port=" + strconv.Itoa(freePort(t)),
+		"--disable-ipv6=true", "--interface=127.0.0.1", "--listen-port=" + strconv.Itoa(testproc.FreePort(t)),
 		"--dir=" + dir, "--file-allocation=none", "--summary-interval=0", "--enable-color=false",
 		"--bt-tracker-connect-timeout=5", "--bt-tracker-timeout=5", "--console-log-level=notice",
 	}
-	return startInterop(t, dir, bin, append(append(args, extra...), torrent)...)
+	return testproc.Start(t, dir, bin, append(append(args, extra...), torrent)...)
 }
 
 // startTransmission runs transmission-cli on torrent with its data in dir,
@@ -213,7 +202,7 @@ func startAria2(t *testing.T, torrent, dir string, extra ...string) *proc {
 // 127.0.0.1 (and ::1) only. A seeder verifies the data first (-v):
 // Transmission trusts nothing it did not check, and its first complete
 // announce then says left=0.
-func startTransmission(t *testing.T, torrent, dir string, port int, seed bool) *proc {
+func startTransmission(t *testing.T, torrent, dir string, port int, seed bool) *testproc.Proc {
 	t.Helper()
 	bin := requireTool(t, "transmission-cli")
 	cfg := t.TempDir()
@@ -239,7 +228,7 @@ func startTransmission(t *testing.T, torrent, dir string, port int, seed bool) *
 	if seed {
 		args = append(args, "-v")
 	}
-	return startInterop(t, dir, bin, append(args, torrent)...)
+	return testproc.Start(t, dir, bin, append(args, torrent)...)
 }
 
 // fileSHA1Hex is the SHA-1 of the file at path, in hex.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/btfs/btfs/internal/testproc"
 	"io/fs"
 	"maps"
 	"os"
@@ -44,7 +45,7 @@ func TestInteropMount(t *testing.T) {
 	src := filepath.Join(seedDir, "album")
 	writeRandomTree(t, src, interopMountFiles, sha256.Sum256([]byte(t.Name())))
 	files := slices.Sorted(maps.Keys(interopMountFiles))
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	torrent := foreignTorrent(t, src, "mktorrent", "-l", "16", "-a", fmt.Sprintf("http://127.0.0.1:%d/announce", port))
 	mi, err := metainfo.Load(torrent)
 	if err != nil {
@@ -60,12 +61,12 @@ func TestInteropMount(t *testing.T) {
 		func(s tracker.ScrapeStats) bool { return s.Seeders == 1 })
 
 	mnt := t.TempDir()
-	mount := startInterop(t, t.TempDir(), btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
+	mount := testproc.Start(t, t.TempDir(), btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", t.TempDir(), torrent, mnt)
 	waitFor(t, "btfs mount to mount", interopStartup, func() bool {
 		select {
-		case <-mount.done:
-			t.Fatalf("btfs mount exited: %v\n%s", mount.err, mount.Output())
+		case <-mount.Done():
+			t.Fatalf("btfs mount exited: %v\n%s", mount.Err(), mount.Output())
 		default:
 		}
 		return strings.Contains(mount.Output(), "msg=mounted")
@@ -81,7 +82,7 @@ func TestInteropMount(t *testing.T) {
 	if out, err := exec.Command(btfsBin, "unmount", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("btfs unmount: %v\n%s", err, out)
 	}
-	if err := mount.wait(t, interopStartup); err != nil {
+	if err := mount.Wait(t, interopStartup); err != nil {
 		t.Fatalf("btfs mount exited with %v:\n%s", err, mount.Output())
 	}
 	if !strings.Contains(mount.Output(), "msg=unmounted") {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"fmt"
+	"github.com/btfs/btfs/internal/testproc"
 	"maps"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func newInteropSwarm(t *testing.T, pieceLength string) *interopSwarm {
 	root := filepath.Join(s.src, "content")
 	writeRandomTree(t, root, interopFiles, sha256.Sum256([]byte(t.Name()))) // each test its own content
 
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	s.announce = fmt.Sprintf("http://127.0.0.1:%d/announce", port)
 	s.torrent = filepath.Join(t.TempDir(), "content.torrent")
 	args := []string{"-t", s.announce}
@@ -85,9 +86,9 @@ func (s *interopSwarm) differences(dir string) []string {
 }
 
 // btfsSeed serves the original content until the test ends.
-func (s *interopSwarm) btfsSeed() *proc {
+func (s *interopSwarm) btfsSeed() *testproc.Proc {
 	s.t.Helper()
-	return startInterop(s.t, s.src, btfsBin, "-v", "seed", "-d", s.src, "--listen", "127.0.0.1", "--port", "0", s.torrent)
+	return testproc.Start(s.t, s.src, btfsBin, "-v", "seed", "-d", s.src, "--listen", "127.0.0.1", "--port", "0", s.torrent)
 }
 
 // btfsGet downloads into a new directory and returns it once btfs get has
@@ -99,15 +100,15 @@ func (s *interopSwarm) btfsGet() string {
 	return dir
 }
 
-func (s *interopSwarm) startGet(dir string) *proc {
+func (s *interopSwarm) startGet(dir string) *testproc.Proc {
 	s.t.Helper()
-	return startInterop(s.t, dir, btfsBin, "-v", "get", "-o", dir, "--listen", "127.0.0.1", "--port", "0", s.torrent)
+	return testproc.Start(s.t, dir, btfsBin, "-v", "get", "-o", dir, "--listen", "127.0.0.1", "--port", "0", s.torrent)
 }
 
 // waitGet waits for btfs get to exit, successfully.
-func (s *interopSwarm) waitGet(p *proc) {
+func (s *interopSwarm) waitGet(p *testproc.Proc) {
 	s.t.Helper()
-	if err := p.wait(s.t, interopTransfer); err != nil {
+	if err := p.Wait(s.t, interopTransfer); err != nil {
 		s.t.Fatalf("btfs get: %v\n%s", err, p.Output())
 	}
 	if !strings.Contains(p.Output(), "complete") {
@@ -118,7 +119,7 @@ func (s *interopSwarm) waitGet(p *proc) {
 // aria2 runs aria2c on dir: as a seeder of the data there (checked first),
 // or as a leecher that exits once it has everything, or gives up on a
 // stall. extra options go last.
-func (s *interopSwarm) aria2(dir string, seed bool, extra ...string) *proc {
+func (s *interopSwarm) aria2(dir string, seed bool, extra ...string) *testproc.Proc {
 	s.t.Helper()
 	part := []string{"--seed-time=0", "--bt-stop-timeout=45"}
 	if seed {
@@ -129,9 +130,9 @@ func (s *interopSwarm) aria2(dir string, seed bool, extra ...string) *proc {
 
 // transmission runs transmission-cli on dir, as a seeder of the data there
 // or as a leecher.
-func (s *interopSwarm) transmission(dir string, seed bool) *proc {
+func (s *interopSwarm) transmission(dir string, seed bool) *testproc.Proc {
 	s.t.Helper()
-	return startTransmission(s.t, s.torrent, dir, freePort(s.t), seed)
+	return startTransmission(s.t, s.torrent, dir, testproc.FreePort(s.t), seed)
 }
 
 // btfs get downloads from an aria2 seeder (which btfs connects to).
@@ -159,7 +160,7 @@ func TestInteropAria2FromSeed(t *testing.T) {
 	s.waitPeers(1, 0)
 	dir := t.TempDir()
 	p := s.aria2(dir, false)
-	if err := p.wait(t, interopTransfer); err != nil {
+	if err := p.Wait(t, interopTransfer); err != nil {
 		t.Fatalf("aria2c: %v\n%s", err, p.Output())
 	}
 	s.checkFiles(dir)
@@ -199,7 +200,7 @@ func TestInteropTradeWithAria2(t *testing.T) {
 	get := s.startGet(getDir)
 	aria := s.aria2(ariaDir, false, "-l", ariaLog, "--log-level=info")
 	s.waitGet(get)
-	if err := aria.wait(t, interopTransfer); err != nil {
+	if err := aria.Wait(t, interopTransfer); err != nil {
 		t.Fatalf("aria2c: %v\n%s", err, aria.Output())
 	}
 	s.checkFiles(getDir)

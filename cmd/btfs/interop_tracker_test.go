@@ -27,6 +27,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/btfs/btfs/internal/testproc"
 	"io"
 	"maps"
 	"net/http"
@@ -71,9 +72,9 @@ func TestInteropAria2ThroughBtfsTracker(t *testing.T) {
 	l.waitScrape(tr.http, hash, "the aria2c leecher's completed event", func(s tracker.ScrapeStats) bool {
 		return s.Downloaded >= 1 && s.Seeders == 2 && s.Leechers == 0
 	})
-	leecher.stop()
-	if leecher.err != nil {
-		t.Errorf("aria2c leecher: %v", leecher.err)
+	leecher.Stop()
+	if leecher.Err() != nil {
+		t.Errorf("aria2c leecher: %v", leecher.Err())
 	}
 	l.sameContent(filepath.Join(dst, "movie.bin"), sum)
 	// Two started, one completed: the announces /stats counts (it is up to a
@@ -112,7 +113,7 @@ func TestInteropTransmissionThroughBtfsTracker(t *testing.T) {
 			src, sum := l.content("clip.bin", 1<<20, uint64(10+i))
 			torrent, hash := l.torrent(src, "clip.bin", url)
 
-			seedPort := freePort(t)
+			seedPort := testproc.FreePort(t)
 			startTransmission(t, torrent, src, seedPort, true)
 			l.waitScrape(url, hash, "the transmission seeder", func(s tracker.ScrapeStats) bool { return s.Seeders == 1 })
 			if id, ok := l.peerIDAt(tr, hash, seedPort); !ok || !strings.HasPrefix(id, "-TR3") {
@@ -124,13 +125,13 @@ func TestInteropTransmissionThroughBtfsTracker(t *testing.T) {
 			case "aria2c":
 				leecher := l.aria2(torrent, dst)
 				l.waitScrape(url, hash, "the aria2c leecher's completed event", func(s tracker.ScrapeStats) bool { return s.Downloaded >= 1 })
-				leecher.stop()
-				if leecher.err != nil {
-					t.Errorf("aria2c leecher: %v", leecher.err)
+				leecher.Stop()
+				if leecher.Err() != nil {
+					t.Errorf("aria2c leecher: %v", leecher.Err())
 				}
 			case "btfs":
-				get := startProc(t, l.root, btfsBin, "get", "-o", dst, "--listen", "127.0.0.1", "--port", strconv.Itoa(freePort(t)), torrent)
-				if err := get.wait(t, labTransferTimeout); err != nil {
+				get := testproc.Start(t, l.root, btfsBin, "get", "-o", dst, "--listen", "127.0.0.1", "--port", strconv.Itoa(testproc.FreePort(t)), torrent)
+				if err := get.Wait(t, labTransferTimeout); err != nil {
 					t.Fatalf("btfs get: %v", err)
 				}
 				// It exits once complete, and says so on the way out.
@@ -155,7 +156,7 @@ func TestInteropTrackersAgree(t *testing.T) {
 	t.Parallel()
 	l := newTrackerLab(t)
 	hashes := map[string]metainfo.Hash{"http": {1, 'h'}, "udp": {1, 'u'}}
-	ot := startOpentracker(t, freePort(t), slices.Collect(maps.Values(hashes))...)
+	ot := startOpentracker(t, testproc.FreePort(t), slices.Collect(maps.Values(hashes))...)
 	bt := l.startBtfsTracker()
 	for _, tk := range []struct {
 		name      string
@@ -232,7 +233,7 @@ func TestInteropBtfsThroughOpentracker(t *testing.T) {
 	requireTool(t, "opentracker")
 	t.Parallel()
 	l := newTrackerLab(t)
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	type row struct {
 		proto, torrent, src, sum string
 		hash                     metainfo.Hash
@@ -253,11 +254,11 @@ func TestInteropBtfsThroughOpentracker(t *testing.T) {
 	for _, r := range rows {
 		t.Run(r.proto, func(t *testing.T) {
 			t.Parallel()
-			startProc(t, l.root, btfsBin, "seed", "-d", r.src, "--listen", "127.0.0.1", "--port", strconv.Itoa(freePort(t)), r.torrent)
+			testproc.Start(t, l.root, btfsBin, "seed", "-d", r.src, "--listen", "127.0.0.1", "--port", strconv.Itoa(testproc.FreePort(t)), r.torrent)
 			l.waitScrape(ot.http, r.hash, "btfs seed to announce", func(s tracker.ScrapeStats) bool { return s.Seeders == 1 })
 			dst := l.dir("get-" + r.proto)
-			get := startProc(t, l.root, btfsBin, "get", "-o", dst, "--listen", "127.0.0.1", "--port", strconv.Itoa(freePort(t)), r.torrent)
-			if err := get.wait(t, labTransferTimeout); err != nil {
+			get := testproc.Start(t, l.root, btfsBin, "get", "-o", dst, "--listen", "127.0.0.1", "--port", strconv.Itoa(testproc.FreePort(t)), r.torrent)
+			if err := get.Wait(t, labTransferTimeout); err != nil {
 				t.Fatalf("btfs get: %v", err)
 			}
 			l.sameContent(filepath.Join(dst, "data.bin"), r.sum)
@@ -269,7 +270,7 @@ func TestInteropBtfsThroughOpentracker(t *testing.T) {
 }
 
 // trackerLab holds what one test runs: a directory, its processes (owned by
-// the test through startProc) and helpers to drive them.
+// the test through testproc.Start) and helpers to drive them.
 type trackerLab struct {
 	t    *testing.T
 	root string
@@ -324,8 +325,8 @@ func (l *trackerLab) sameContent(path, want string) {
 // startBtfsTracker runs `btfs tracker` on one port for HTTP and UDP.
 func (l *trackerLab) startBtfsTracker() trackerURLs {
 	l.t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(l.t))
-	p := startProc(l.t, l.root, btfsBin, "tracker", "--listen", addr, "--udp", addr)
+	addr := fmt.Sprintf("127.0.0.1:%d", testproc.FreePort(l.t))
+	p := testproc.Start(l.t, l.root, btfsBin, "tracker", "--listen", addr, "--udp", addr)
 	waitListening(l.t, addr)
 	// The UDP socket opens after the TCP one; the line says it is bound.
 	waitFor(l.t, "the tracker's UDP socket", 10*time.Second, func() bool { return strings.Contains(p.Output(), "udp://"+addr) })
@@ -385,7 +386,7 @@ func (l *trackerLab) peerIDAt(tr trackerURLs, hash metainfo.Hash, port int) (str
 // aria2 runs aria2c on torrent with its data in dir (startAria2). It seeds
 // until stopped, so that a leecher announces "completed" (see its callers);
 // a leecher that gets no byte for 30 s gives up on its own.
-func (l *trackerLab) aria2(torrent, dir string, extra ...string) *proc {
+func (l *trackerLab) aria2(torrent, dir string, extra ...string) *testproc.Proc {
 	l.t.Helper()
 	return startAria2(l.t, torrent, dir, append([]string{"--seed-ratio=0.0", "--bt-stop-timeout=30"}, extra...)...)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/btfs/btfs/internal/testproc"
 	"io"
 	"net/http"
 	"os"
@@ -32,20 +33,20 @@ func TestMountEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	trackerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	startProc(t, work, btfsBin, "tracker", "--listen", trackerAddr, "--udp", "", "--interval", "1m")
+	trackerAddr := fmt.Sprintf("127.0.0.1:%d", testproc.FreePort(t))
+	testproc.Start(t, work, btfsBin, "tracker", "--listen", trackerAddr, "--udp", "", "--interval", "1m")
 	waitListening(t, trackerAddr)
 	torrent := filepath.Join(work, "show.torrent")
 	if code, _, stderr := btfs(t, "create", "-t", "http://"+trackerAddr+"/announce", "-l", "64KiB", "-o", torrent, src); code != exitOK {
 		t.Fatalf("create: %s", stderr)
 	}
-	seedPort := freePort(t)
-	seeder := startProc(t, work, btfsBin, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), "-d", filepath.Join(work, "src"), torrent)
+	seedPort := testproc.FreePort(t)
+	seeder := testproc.Start(t, work, btfsBin, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), "-d", filepath.Join(work, "src"), torrent)
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
 
 	mnt := filepath.Join(work, "mnt")
 	os.Mkdir(mnt, 0o755)
-	mount := startProc(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
+	mount := testproc.Start(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", filepath.Join(work, "cache"), torrent, mnt)
 	waitFor(t, "the mount", 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
@@ -60,7 +61,7 @@ func TestMountEndToEnd(t *testing.T) {
 	if code, _, stderr := btfs(t, "unmount", mnt); code != exitOK {
 		t.Fatalf("unmount: %s", stderr)
 	}
-	if err := mount.wait(t, 20*time.Second); err != nil {
+	if err := mount.Wait(t, 20*time.Second); err != nil {
 		t.Fatalf("mount exited with %v", err)
 	}
 	if out := mount.Output(); !strings.Contains(out, "unmounted") {
@@ -74,11 +75,11 @@ func TestMountEndToEnd(t *testing.T) {
 
 	// Every piece read went into the cache: with the seeder gone, a
 	// remount serves the same bytes from the cache alone.
-	seeder.stop()
+	seeder.Stop()
 	if _, out, _ := btfs(t, "cache", "ls", "--cache-dir", filepath.Join(work, "cache")); !strings.Contains(out, "show") {
 		t.Fatalf("cache ls after the mount:\n%s", out)
 	}
-	remount := startProc(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
+	remount := testproc.Start(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", filepath.Join(work, "cache"), torrent, mnt)
 	waitFor(t, "the remount", 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
@@ -92,7 +93,7 @@ func TestMountEndToEnd(t *testing.T) {
 	if code, _, stderr := btfs(t, "unmount", mnt); code != exitOK {
 		t.Fatalf("unmount: %s", stderr)
 	}
-	if err := remount.wait(t, 20*time.Second); err != nil {
+	if err := remount.Wait(t, 20*time.Second); err != nil {
 		t.Fatalf("remount exited with %v", err)
 	}
 	if out := remount.Output(); !strings.Contains(out, "have=") || strings.Contains(out, "have=0/") {
@@ -144,12 +145,11 @@ func TestStaleMount(t *testing.T) {
 	mnt := filepath.Join(work, "mnt")
 	os.Mkdir(mnt, 0o755)
 	args := []string{"mount", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", filepath.Join(work, "cache"), torrent, mnt}
-	first := startProc(t, work, btfsBin, args...)
+	first := testproc.Start(t, work, btfsBin, args...)
 	// Kill only once start-up is over: a server killed while it still holds
 	// a file of its own mount open (go-fuse's poll probe) deadlocks in exit.
 	waitFor(t, "the mount", 20*time.Second, func() bool { return strings.Contains(first.Output(), "msg=mounted") })
-	first.cmd.Process.Kill()
-	<-first.done
+	first.Kill()
 
 	code, _, stderr := btfs(t, args...)
 	if code != exitRuntime || !strings.Contains(stderr, "stale mount") || !strings.Contains(stderr, "btfs unmount") {
@@ -179,21 +179,21 @@ func TestMountExitsWhenUnmountedButCopied(t *testing.T) {
 	torrent, _ := cachedTorrent(t, cacheDir, "copied.bin", "", 0, 1, 2, 3, 4, 5, 6, 7)
 	mnt := filepath.Join(work, "mnt")
 	os.Mkdir(mnt, 0o755)
-	mount := startProc(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, torrent, mnt)
+	mount := testproc.Start(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, torrent, mnt)
 	waitFor(t, "the mount", 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "copied.bin"))
 		return err == nil
 	})
-	holder := startProc(t, work, unshare, "-m", "--propagation", "private", "sleep", "120")
+	holder := testproc.Start(t, work, unshare, "-m", "--propagation", "private", "sleep", "120")
 	waitFor(t, "the copied mount namespace", 10*time.Second, func() bool {
 		// unshare execs sleep once the namespace is made.
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", holder.cmd.Process.Pid))
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", holder.Pid()))
 		return err == nil && strings.TrimSpace(string(comm)) == "sleep"
 	})
 	if code, _, stderr := btfs(t, "unmount", mnt); code != exitOK {
 		t.Fatalf("unmount: %s", stderr)
 	}
-	if err := mount.wait(t, 15*time.Second); err != nil {
+	if err := mount.Wait(t, 15*time.Second); err != nil {
 		t.Fatalf("mount exited with %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/btfs/btfs/internal/testproc"
 	"io"
 	"net/http"
 	"testing"
@@ -9,9 +10,9 @@ import (
 
 // btfs tracker serves until SIGINT, then shuts down cleanly with status 0.
 func TestTrackerProcessShutsDownOnSignal(t *testing.T) {
-	port := freePort(t)
+	port := testproc.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	p := startProc(t, t.TempDir(), btfsBin, "tracker", "--listen", addr, "--udp", addr)
+	p := testproc.Start(t, t.TempDir(), btfsBin, "tracker", "--listen", addr, "--udp", addr)
 	waitListening(t, addr)
 	resp, err := http.Get("http://" + addr + "/stats")
 	if err != nil {
@@ -22,8 +23,8 @@ func TestTrackerProcessShutsDownOnSignal(t *testing.T) {
 	if resp.StatusCode != 200 || len(body) == 0 {
 		t.Fatalf("/stats: %s %q", resp.Status, body)
 	}
-	p.stop()
-	if p.err != nil {
-		t.Fatalf("exit after SIGINT: %v\n%s", p.err, p.Output())
+	p.Stop()
+	if p.Err() != nil {
+		t.Fatalf("exit after SIGINT: %v\n%s", p.Err(), p.Output())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/btfs/btfs/internal/testproc"
 	"io"
 	"log/slog"
 	"net"
@@ -131,7 +132,7 @@ type statusSwarm struct {
 	env                              []string // XDG_RUNTIME_DIR for btfs status
 	trackerMetrics, seedMetrics      string   // addresses, with metrics
 	mountMetrics                     string
-	mount                            *proc
+	mount                            *testproc.Proc
 }
 
 // startStatusSwarm starts the swarm and waits for the mount to answer on
@@ -161,18 +162,18 @@ func startStatusSwarm(t *testing.T, metrics bool) *statusSwarm {
 		if !metrics {
 			return args
 		}
-		*addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		*addr = fmt.Sprintf("127.0.0.1:%d", testproc.FreePort(t))
 		return append([]string{args[0], "--metrics", *addr}, args[1:]...) // flags before arguments
 	}
-	trackerAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	startProcEnv(t, s.env, s.work, btfsBin, withMetrics(&s.trackerMetrics, "tracker", "--listen", trackerAddr, "--udp", "", "--interval", "1m")...)
+	trackerAddr := fmt.Sprintf("127.0.0.1:%d", testproc.FreePort(t))
+	testproc.StartEnv(t, s.env, s.work, btfsBin, withMetrics(&s.trackerMetrics, "tracker", "--listen", trackerAddr, "--udp", "", "--interval", "1m")...)
 	waitListening(t, trackerAddr)
 	s.run(t, "create", "-t", "http://"+trackerAddr+"/announce", "-l", "64KiB", "-o", s.torrent, s.src)
-	seedPort := freePort(t)
-	startProcEnv(t, s.env, s.work, btfsBin, withMetrics(&s.seedMetrics, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort),
+	seedPort := testproc.FreePort(t)
+	testproc.StartEnv(t, s.env, s.work, btfsBin, withMetrics(&s.seedMetrics, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort),
 		"-d", filepath.Join(s.work, "src"), s.torrent)...)
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
-	s.mount = startProcEnv(t, s.env, s.work, btfsBin, withMetrics(&s.mountMetrics, "mount", "--listen", "127.0.0.1", "--port", "0",
+	s.mount = testproc.StartEnv(t, s.env, s.work, btfsBin, withMetrics(&s.mountMetrics, "mount", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", filepath.Join(s.work, "cache"), s.torrent, s.mnt)...)
 	waitFor(t, "the mount's control socket", 20*time.Second, func() bool {
 		_, ok := s.status(t)
@@ -220,7 +221,7 @@ func TestStatusJSON(t *testing.T) {
 		before = ms
 		return ok && ms.Peers.Connected == 1 && ms.Peers.Seeders == 1 && ms.Tracker != nil && ms.Tracker.Announced >= 1
 	})
-	if before.Name != "show" || before.Mountpoint != s.mnt || before.PID != s.mount.cmd.Process.Pid ||
+	if before.Name != "show" || before.Mountpoint != s.mnt || before.PID != s.mount.Pid() ||
 		before.Pieces == 0 || before.PiecesVerified != 0 || before.BytesVerified != 0 ||
 		strings.TrimSpace(before.PieceMap) != "" || len(before.PieceMap) != min(before.Pieces, pieceMapWidth) ||
 		before.Tracker.Error != "" || !strings.Contains(before.Tracker.URL, "/announce") || before.Tracker.LastAnnounce == nil ||
@@ -285,11 +286,11 @@ func TestStatusJSON(t *testing.T) {
 	}
 
 	// --watch prints a fresh status every second until interrupted.
-	watch := startProcEnv(t, s.env, s.work, btfsBin, "status", "--watch", "--json", s.mnt)
+	watch := testproc.StartEnv(t, s.env, s.work, btfsBin, "status", "--watch", "--json", s.mnt)
 	waitFor(t, "two refreshes", 10*time.Second, func() bool { return strings.Count(watch.Output(), "\n") >= 2 })
-	watch.stop()
-	if watch.err != nil {
-		t.Fatalf("status --watch ended with %v", watch.err)
+	watch.Stop()
+	if watch.Err() != nil {
+		t.Fatalf("status --watch ended with %v", watch.Err())
 	}
 	sc := bufio.NewScanner(strings.NewReader(watch.Output()))
 	for sc.Scan() {
@@ -300,7 +301,7 @@ func TestStatusJSON(t *testing.T) {
 	}
 
 	s.run(t, "unmount", s.mnt)
-	if err := s.mount.wait(t, 20*time.Second); err != nil {
+	if err := s.mount.Wait(t, 20*time.Second); err != nil {
 		t.Fatalf("mount exited with %v", err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(sockDir, "*.sock")); len(left) != 0 {

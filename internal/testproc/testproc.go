@@ -52,6 +52,12 @@ func RequireTool(t testing.TB, name string) string {
 // talk to peers and trackers on loopback, which no proxy must see.
 func Start(t testing.TB, dir, name string, args ...string) *Proc {
 	t.Helper()
+	return StartEnv(t, nil, dir, name, args...)
+}
+
+// StartEnv is Start with env (KEY=value) added to the environment.
+func StartEnv(t testing.TB, env []string, dir, name string, args ...string) *Proc {
+	t.Helper()
 	p := &Proc{cmd: exec.Command(name, args...), name: filepath.Base(name), done: make(chan struct{})}
 	p.cmd.Dir = dir
 	p.cmd.Stdout, p.cmd.Stderr = p, p
@@ -60,6 +66,7 @@ func Start(t testing.TB, dir, name string, args ...string) *Proc {
 			p.cmd.Env = append(p.cmd.Env, kv)
 		}
 	}
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // signals reach its children too
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
@@ -108,6 +115,15 @@ func (p *Proc) Wait(t testing.TB, timeout time.Duration) error {
 		t.Fatalf("%s did not finish within %v", p.name, timeout)
 		return nil
 	}
+}
+
+// Pid is the process's id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Kill ends the process group with SIGKILL, as a crash would, and waits.
+func (p *Proc) Kill() {
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
 }
 
 // Stop interrupts the process and waits for it to exit.
