@@ -231,6 +231,41 @@ func startTransmission(t *testing.T, torrent, dir string, port int, seed bool) *
 	return testproc.Start(t, dir, bin, append(args, torrent)...)
 }
 
+// seedTransmission starts transmission-cli seeding torrent (data in dir, on
+// port) and waits until the tracker at url counts a seeder. transmission-cli
+// -v has a race of its own: on a busy machine its main loop can see the
+// torrent stopped between "verify" and "start" and exit as if done. It is
+// then started again, twice at most.
+func seedTransmission(t *testing.T, torrent, dir string, port int, url string, hash metainfo.Hash) *testproc.Proc {
+	t.Helper()
+	c := tracker.NewClient(tracker.ClientOptions{UDPTimeout: time.Second, UDPRetries: 1})
+	for attempt := 1; ; attempt++ {
+		p := startTransmission(t, torrent, dir, port, true)
+		deadline := time.Now().Add(labTransferTimeout)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			res, err := c.Scrape(ctx, url, []metainfo.Hash{hash})
+			cancel()
+			if err == nil && res[hash].Seeders >= 1 {
+				return p
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("transmission-cli is not seeding after %v: last scrape %+v, %v", labTransferTimeout, res[hash], err)
+			}
+			select {
+			case <-p.Done():
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("transmission-cli exited %d times before seeding:\n%s", attempt, p.Output())
+		}
+		t.Logf("transmission-cli exited before seeding (%v); starting it again", p.Err())
+	}
+}
+
 // fileSHA1Hex is the SHA-1 of the file at path, in hex.
 func fileSHA1Hex(path string) (string, error) {
 	f, err := os.Open(path)

@@ -146,8 +146,7 @@ func TestInteropGetFromAria2(t *testing.T) {
 // btfs get downloads from a Transmission seeder.
 func TestInteropGetFromTransmission(t *testing.T) {
 	s := newInteropSwarm(t, "256KiB")
-	s.transmission(s.src, true)
-	s.waitPeers(1, 0)
+	seedTransmission(t, s.torrent, s.src, testproc.FreePort(t), s.announce, s.mi.InfoHash)
 	s.checkFiles(s.btfsGet())
 }
 

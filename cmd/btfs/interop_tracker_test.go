@@ -114,8 +114,7 @@ func TestInteropTransmissionThroughBtfsTracker(t *testing.T) {
 			torrent, hash := l.torrent(src, "clip.bin", url)
 
 			seedPort := testproc.FreePort(t)
-			startTransmission(t, torrent, src, seedPort, true)
-			l.waitScrape(url, hash, "the transmission seeder", func(s tracker.ScrapeStats) bool { return s.Seeders == 1 })
+			seedTransmission(t, torrent, src, seedPort, url, hash)
 			if id, ok := l.peerIDAt(tr, hash, seedPort); !ok || !strings.HasPrefix(id, "-TR3") {
 				t.Fatalf("the tracker holds peer id %q for transmission's port %d; want -TR3...", id, seedPort)
 			}
