@@ -180,7 +180,7 @@ func (t *Torrent) onHave(p *peer, i int) {
 	}
 	p.has.Set(i)
 	t.picker.PeerHave(i)
-	if !p.amInterested && t.wants(i) {
+	if !p.amInterested && !t.picker.Have(i) {
 		t.setInterested(p, true)
 	}
 	t.request(p)
@@ -212,16 +212,15 @@ func (t *Torrent) onBitfield(p *peer, b []byte) {
 	t.request(p)
 }
 
-// wants reports whether we would download piece i.
-func (t *Torrent) wants(i int) bool {
-	return !t.picker.Have(i) && t.picker.Priority(i) != picker.None
-}
-
-// updateInterest tells the peer whether it has anything we want.
+// updateInterest tells the peer whether it has anything we want. A mount
+// (which wants pieces only as they are read) stays interested in every peer
+// that has a piece it lacks: a peer that sees us lose interest chokes us,
+// and unchokes again only at its next choke round, up to 10 s later, which
+// the next read would wait out.
 func (t *Torrent) updateInterest(p *peer) {
 	interested := false
 	for i := range t.info.NumPieces() {
-		if p.has.Has(i) && t.wants(i) {
+		if p.has.Has(i) && !t.picker.Have(i) {
 			interested = true
 			break
 		}

@@ -125,12 +125,13 @@ func (t *Torrent) handleVerified(r verifyResult) {
 		complete := t.picker.Complete()
 		for p := range t.peers {
 			p.c.out.send(wire.Message{ID: wire.Have, Index: uint32(r.piece)})
-			// Nothing more is wanted: say so to every peer, those that keep
-			// us choked too (a peer's pipeline running dry, the other place
-			// interest is re-examined, never happens with those), so that
-			// none counts us among the peers waiting for its upload slots.
+			// Nothing more is wanted: tell every peer with nothing we lack,
+			// those that keep us choked too (a peer's pipeline running dry,
+			// the other place interest is re-examined, never happens with
+			// those), so that none counts us among the peers waiting for its
+			// upload slots. A mount stays interested in the others.
 			if complete {
-				t.setInterested(p, false)
+				t.updateInterest(p)
 			}
 		}
 		t.checkDone()
