@@ -45,6 +45,10 @@
 //  8. Eviction, removal and corruption are reported per torrent (Evicted,
 //     TakeEvicted), so the engine forgets those pieces and fetches them
 //     again when they are wanted.
+//  9. A torrent's info dictionary can be kept beside its metadata (PutInfo),
+//     for magnet links: Info checks it against the info-hash on every read.
+//     A torrent whose info is kept stays listed without pieces, until
+//     Remove.
 //
 // Every method is safe for concurrent use; see Cache for the locks.
 package cache

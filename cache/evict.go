@@ -55,7 +55,7 @@ func (c *Cache) makeRoom() bool {
 	for _, v := range cands[:n] {
 		v.s.dropLocked(v.piece)
 		prefixes = append(prefixes, piecePrefix(v.s.hash, v.piece))
-		if v.s.stored == 0 && v.s.info == nil && c.torrents[v.s.hash] == v.s {
+		if v.s.stored == 0 && v.s.info == nil && !v.s.hasInfo && c.torrents[v.s.hash] == v.s {
 			// Nobody uses it and nothing is left: forget it altogether.
 			delete(c.torrents, v.s.hash)
 			prefixes = append(prefixes, torrentKey(prefixMeta, v.s.hash), torrentKey(prefixLRU, v.s.hash))

@@ -48,6 +48,7 @@ func (c *Cache) loadIndex() error {
 // scanIndex fills the index and returns the key prefixes to drop.
 func (c *Cache) scanIndex() (drop [][]byte, err error) {
 	metas := map[metainfo.Hash]meta{}
+	infos := map[metainfo.Hash]bool{} // torrents whose info is kept (info.go)
 	bad := 0
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -69,6 +70,17 @@ func (c *Cache) scanIndex() (drop [][]byte, err error) {
 				it.Close()
 				return err
 			}
+		}
+		it.Close()
+		it = txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixInfo}}) // keys only
+		for it.Rewind(); it.Valid(); it.Next() {
+			var h metainfo.Hash
+			copy(h[:], it.Item().Key()[1:])
+			if _, ok := metas[h]; !ok || len(it.Item().Key()) != torrentKeyLen {
+				drop = append(drop, it.Item().KeyCopy(nil)) // an info without its metadata: cut short
+				continue
+			}
+			infos[h] = true
 		}
 		it.Close()
 		sn, stale, err := loadSnapshot(txn, metas)
@@ -134,8 +146,11 @@ func (c *Cache) scanIndex() (drop [][]byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for h := range metas {
-		if c.torrents[h] == nil { // no piece left (Remove or eviction cut short)
+	for h, m := range metas {
+		switch {
+		case infos[h]: // kept with its info, pieces or none
+			c.storeLocked(h, m).hasInfo = true
+		case c.torrents[h] == nil: // no piece left (Remove or eviction cut short)
 			drop = append(drop, torrentKey(prefixMeta, h), torrentKey(prefixLRU, h))
 		}
 	}

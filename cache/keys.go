@@ -13,6 +13,7 @@ import (
 //
 //	p | info-hash (20) | piece (uint32 BE) | chunk (uint16 BE)  -> chunk bytes
 //	m | info-hash (20)                                        -> torrent metadata
+//	i | info-hash (20)                                        -> info dictionary, for magnet links (info.go)
 //	u | info-hash (20)                                        -> recency at the last clean Close (lru.go)
 //	\x00format                                                -> store format
 //	\x00lru                                                   -> clock and version of that snapshot
@@ -20,6 +21,7 @@ const (
 	prefixPiece     = 'p'
 	prefixMeta      = 'm'
 	prefixLRU       = 'u'
+	prefixInfo      = 'i'
 	torrentKeyLen   = 1 + metainfo.HashSize
 	piecePrefixLen  = torrentKeyLen + 4
 	chunkKeyLen     = piecePrefixLen + 2

@@ -25,6 +25,7 @@ type TorrentStore struct {
 	stored  int   // pieces stored
 	bytes   int64 // their bytes
 	evicted []int // dropped since the last TakeEvicted
+	hasInfo bool  // its info dictionary is kept (PutInfo): forgotten only by Remove
 }
 
 // Torrent returns the store of the torrent with info-hash hash, whose info

@@ -23,7 +23,8 @@ type TorrentUsage struct {
 
 // List returns what the cache holds of each torrent, from the in-memory
 // index, largest first. A torrent is forgotten when its last piece goes,
-// unless it is attached (Torrent), which lists it with no pieces.
+// unless it is attached (Torrent) or its info is kept (PutInfo), which
+// lists it with no pieces.
 func (c *Cache) List() []TorrentUsage {
 	c.mu.Lock()
 	out := make([]TorrentUsage, 0, len(c.torrents))
@@ -52,9 +53,10 @@ func (c *Cache) Usage() Usage {
 	return Usage{Live: live, Disk: c.diskUsage(), MaxSize: c.maxSize}
 }
 
-// Remove forgets a torrent: its pieces and metadata are dropped, even pieces
-// a reader holds, and an attached TorrentStore reports them as evicted. The
-// disk space comes back with the next GC round, or at once with Compact.
+// Remove forgets a torrent: its pieces, metadata and info are dropped, even
+// pieces a reader holds, and an attached TorrentStore reports them as
+// evicted. The disk space comes back with the next GC round, or at once with
+// Compact.
 func (c *Cache) Remove(h metainfo.Hash) error {
 	if err := c.enter(); err != nil {
 		return err
@@ -72,11 +74,12 @@ func (c *Cache) Remove(h metainfo.Hash) error {
 		return fmt.Errorf("%s: %w", h, ErrNotCached)
 	}
 	s.dropAllLocked()
+	s.hasInfo = false
 	if s.info == nil { // nobody uses it: forget it altogether
 		delete(c.torrents, h)
 	}
 	c.mu.Unlock()
-	if err := c.dropPrefixesLocked([][]byte{torrentKey(prefixPiece, h), torrentKey(prefixMeta, h), torrentKey(prefixLRU, h)}); err != nil {
+	if err := c.dropPrefixesLocked([][]byte{torrentKey(prefixPiece, h), torrentKey(prefixMeta, h), torrentKey(prefixLRU, h), torrentKey(prefixInfo, h)}); err != nil {
 		return fmt.Errorf("cache: removing %s: %w", h, err)
 	}
 	c.kickGC()

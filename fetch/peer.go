@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/btfs/btfs/fetch/metadata"
 	"github.com/btfs/btfs/fetch/picker"
 	"github.com/btfs/btfs/internal/bitfield"
 	"github.com/btfs/btfs/wire"
@@ -48,6 +49,11 @@ type peer struct {
 	// may have sent them before it read the cancel, and those are no fault.
 	cancelled int
 	strikes   int
+	// utMetadata is the ExtendedID the peer wants ut_metadata messages
+	// with (its extension handshake's m), 0 when it does not speak it;
+	// meta bounds the metadata we send it (extended.go).
+	utMetadata uint8
+	meta       metadataBudget
 
 	downloaded       int64        // loop-owned
 	uploaded         atomic.Int64 // written by the writer goroutine
@@ -81,6 +87,9 @@ func (t *Torrent) addConn(ctx context.Context, c *conn) {
 
 	if (wire.Handshake{Reserved: c.reserved}).SupportsExtensions() {
 		hs := wire.ExtendedHandshake{M: map[string]int{}, Port: t.cfg.ListenPort, Version: "btfs", ReqQ: maxUploadQueue}
+		if len(t.cfg.InfoBytes) > 0 {
+			metadata.Advertise(&hs, len(t.cfg.InfoBytes))
+		}
 		if payload, err := hs.Encode(); err == nil {
 			c.out.send(wire.Message{ID: wire.Extended, ExtendedID: 0, Payload: payload})
 		}
@@ -166,11 +175,7 @@ func (t *Torrent) handlePeerMsg(m peerMsg) {
 	case wire.Piece:
 		t.onBlock(p, msg, m.block)
 	case wire.Extended:
-		if msg.ExtendedID == 0 {
-			if hs, err := wire.ParseExtendedHandshake(msg.Payload); err == nil && hs.ReqQ > 0 {
-				p.reqq = min(hs.ReqQ, maxQueue)
-			}
-		}
+		t.onExtended(p, msg)
 	}
 }
 

@@ -46,8 +46,12 @@ const (
 type Config struct {
 	Info     *metainfo.Info
 	InfoHash metainfo.Hash
-	PeerID   wire.PeerID
-	Storage  Storage
+	// InfoBytes is the info dictionary exactly as hashed (metainfo's
+	// InfoBytes): served to peers that ask for it by ut_metadata (BEP 9),
+	// as magnet links need. Nil serves nothing and advertises no metadata.
+	InfoBytes []byte
+	PeerID    wire.PeerID
+	Storage   Storage
 	// Have lists the pieces Storage already holds, verified (from Check or
 	// from the cache's index); nil means none.
 	Have bitfield.Bitfield

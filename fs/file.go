@@ -17,6 +17,7 @@ import (
 type file struct {
 	gofs.Inode
 	r *root
+	c *content
 	f *metainfo.File
 }
 
@@ -55,7 +56,7 @@ func (n *file) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	h := &handle{path: n.r.info.DisplayPath(n.f), reader: n.r.src.Open(n.f.Offset, n.f.Length)}
+	h := &handle{path: n.c.info.DisplayPath(n.f), reader: n.c.src.Open(n.f.Offset, n.f.Length)}
 	if !n.r.track(h) {
 		h.close()
 		return nil, 0, syscall.EIO

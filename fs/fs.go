@@ -5,6 +5,9 @@
 // the request's context. The tree is built once when the mount starts, with
 // stable inode numbers; content never changes, so the kernel may cache it
 // (FOPEN_KEEP_CACHE) and a second read of the same bytes never reaches us.
+// A magnet link's mount may start before the torrent's info is known
+// (MountPending): its root then holds only a note, and the tree is built
+// once, when the info comes (Populate).
 package fs
 
 import (

@@ -43,17 +43,29 @@ type Mounted struct {
 // Mount shows info's files at mountpoint, reading through src. It returns
 // once the kernel has the mount; Unmount (or an outside umount) ends it.
 func Mount(mountpoint string, info *metainfo.Info, src Source, opts Options) (*Mounted, error) {
+	r := newRoot(opts)
+	r.content.Store(&content{info: info, src: src})
+	return mountRoot(mountpoint, r)
+}
+
+// newRoot makes a root directory with opts' defaults filled in.
+func newRoot(opts Options) *root {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.MTime.IsZero() {
 		opts.MTime = time.Now()
 	}
+	return &root{opts: opts, handles: map[*handle]struct{}{}}
+}
+
+// mountRoot puts r at mountpoint.
+func mountRoot(mountpoint string, r *root) (*Mounted, error) {
 	if err := CheckMountpoint(mountpoint); err != nil {
 		return nil, err
 	}
+	opts := r.opts
 	timeout := cacheTimeout
-	r := &root{info: info, src: src, opts: opts, handles: map[*handle]struct{}{}}
 	server, err := gofs.Mount(mountpoint, r, &gofs.Options{
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,

@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -13,12 +14,15 @@ import (
 	"github.com/btfs/btfs/metainfo"
 )
 
-// root is the mount's top directory. Its children are built once, in OnAdd.
+// root is the mount's top directory. Its children are built once: in
+// OnAdd, or in Populate for a mount made before the torrent's info was known
+// (MountPending), which shows a note until then.
 type root struct {
 	gofs.Inode
-	info *metainfo.Info
-	src  Source
-	opts Options
+	content atomic.Pointer[content] // nil until the info is known
+	built   atomic.Bool             // the tree of content is complete (Lookup)
+	note    string                  // the text of PendingFile, until then
+	opts    Options
 
 	mu      sync.Mutex // guards handles and closing
 	handles map[*handle]struct{}
@@ -57,8 +61,16 @@ func (r *root) closeHandles() {
 	}
 }
 
+// content is what the tree shows: a torrent's files and where their bytes
+// come from. It never changes once set.
+type content struct {
+	info *metainfo.Info
+	src  Source
+}
+
 var (
 	_ = (gofs.NodeOnAdder)((*root)(nil))
+	_ = (gofs.NodeLookuper)((*root)(nil))
 	_ = (gofs.NodeStatfser)((*root)(nil))
 	_ = (gofs.NodeGetattrer)((*root)(nil))
 )
@@ -83,11 +95,21 @@ var (
 	_ = (gofs.NodeGetattrer)((*link)(nil))
 )
 
-// OnAdd builds the tree: the paths a multi-file torrent shows under its name,
-// or the single file at the top, as johang/btfs and other clients lay them
-// out. Pad files are not shown.
+// OnAdd builds the tree, or shows the note of a pending mount.
 func (r *root) OnAdd(ctx context.Context) {
-	files := r.info.Files
+	if c := r.content.Load(); c != nil {
+		r.build(ctx, c)
+		r.built.Store(true)
+		return
+	}
+	r.addNote(ctx)
+}
+
+// build makes the tree of c under the root: the paths a multi-file torrent
+// shows under its name, or the single file at the top, as johang/btfs and
+// other clients lay them out. Pad files are not shown.
+func (r *root) build(ctx context.Context, c *content) {
+	files := c.info.Files
 	nextDirIno := uint64(len(files)) + 2 // files take 2..len+1, by index: stable across mounts
 	dirs := map[string]*gofs.Inode{"": &r.Inode}
 	var mkdirs func(p string) *gofs.Inode
@@ -111,7 +133,7 @@ func (r *root) OnAdd(ctx context.Context) {
 		if f.IsPad() {
 			continue
 		}
-		p := r.info.DisplayPath(f)
+		p := c.info.DisplayPath(f)
 		d := path.Dir(p)
 		if d == "." {
 			d = ""
@@ -121,9 +143,9 @@ func (r *root) OnAdd(ctx context.Context) {
 		var node gofs.InodeEmbedder
 		mode := uint32(syscall.S_IFREG)
 		if f.IsSymlink() {
-			node, mode = &link{r: r, target: relativeTarget(r.info, p, f.SymlinkTarget)}, syscall.S_IFLNK
+			node, mode = &link{r: r, target: relativeTarget(c.info, p, f.SymlinkTarget)}, syscall.S_IFLNK
 		} else {
-			node = &file{r: r, f: f}
+			node = &file{r: r, c: c, f: f}
 		}
 		parent.AddChild(path.Base(p), parent.NewPersistentInode(ctx, node, gofs.StableAttr{Mode: mode, Ino: ino}), false)
 	}
@@ -183,12 +205,17 @@ func (l *link) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 // statfsBlock is the block size reported by statfs.
 const statfsBlock = 4096
 
-// Statfs reports the torrent's size as the filesystem's, all of it used.
+// Statfs reports the torrent's size as the filesystem's, all of it used
+// (nothing while the info is not known).
 func (r *root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	blocks := uint64((r.info.Length + statfsBlock - 1) / statfsBlock)
-	out.Blocks, out.Bfree, out.Bavail = blocks, 0, 0
 	out.Bsize, out.Frsize = statfsBlock, statfsBlock
-	out.Files = uint64(len(r.info.Files))
+	c := r.content.Load()
+	if c == nil {
+		return 0
+	}
+	blocks := uint64((c.info.Length + statfsBlock - 1) / statfsBlock)
+	out.Blocks, out.Bfree, out.Bavail = blocks, 0, 0
+	out.Files = uint64(len(c.info.Files))
 	out.NameLen = metainfo.MaxElementLength
 	return 0
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/btfs/btfs/cache"
 	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/internal/bytesize"
+	"github.com/btfs/btfs/magnet"
 	"github.com/btfs/btfs/metainfo"
 	"github.com/urfave/cli/v2"
 )
@@ -43,9 +44,10 @@ func cacheCommand() *cli.Command {
 			{
 				Name:      "rm",
 				Usage:     "forget torrents: drop their pieces and give the space back",
-				ArgsUsage: "INFOHASH|FILE.torrent...",
-				Description: "Drops every piece of each torrent, named by its info-hash (40 hex digits) or its .torrent\n" +
-					"file, and compacts the cache so that the disk space is free when the command returns.",
+				ArgsUsage: "INFOHASH|FILE.torrent|MAGNET...",
+				Description: "Drops every piece of each torrent, named by its info-hash (40 hex digits), its .torrent\n" +
+					"file or its magnet link (and the metadata kept for a magnet link), and compacts the cache so\n" +
+					"that the disk space is free when the command returns.",
 				Flags:        cacheFlags(),
 				Action:       runCacheRm,
 				OnUsageError: onUsage,
@@ -172,10 +174,14 @@ func printCacheLs(w io.Writer, ls cacheLsJSON) error {
 	return err
 }
 
-// torrentArg reads an info-hash or a .torrent file's info-hash and name.
+// torrentArg reads an info-hash, a magnet link's or a .torrent file's.
 func torrentArg(c *cli.Context, arg string) (metainfo.Hash, error) {
 	if h, err := metainfo.ParseHash(arg); err == nil {
 		return h, nil
+	}
+	if isMagnet(arg) {
+		link, err := magnet.Parse(arg)
+		return link.InfoHash, err
 	}
 	mi, err := metainfo.Load(arg)
 	if errors.Is(err, fs.ErrNotExist) {

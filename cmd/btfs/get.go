@@ -14,14 +14,17 @@ func getCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "get",
 		Usage:     "download a whole torrent into a directory",
-		ArgsUsage: "FILE.torrent",
+		ArgsUsage: "FILE.torrent|MAGNET",
 		Description: "Downloads every piece from the peers the torrent's trackers name, verifying each against its\n" +
 			"SHA-1, into DIR with the files laid out as in the torrent. Data already in DIR is checked first\n" +
 			"and kept (resume). Exits 0 when the download is complete; with --seed, keeps seeding until\n" +
-			"interrupted (Ctrl-C).",
+			"interrupted (Ctrl-C).\n\n" +
+			"For a magnet link, the metadata comes first from the link's peers (x.pe) and the peers its\n" +
+			"trackers (tr) name (see 'btfs help info'); then those peers and trackers serve the data.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: ".", Usage: "download into `DIR`"},
 			&cli.BoolFlag{Name: "seed", Usage: "keep seeding after the download completes, until interrupted"},
+			metadataTimeoutFlag(),
 		}, swarmFlags()...),
 		Action: runGet,
 	}
@@ -29,14 +32,28 @@ func getCommand() *cli.Command {
 
 func runGet(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return usagef(c, "get needs exactly one FILE.torrent, got %d arguments", c.NArg())
+		return usagef(c, "get needs exactly one FILE.torrent or MAGNET, got %d arguments", c.NArg())
 	}
 	log := logger(c)
 	base, err := swarmConfig(c, log)
 	if err != nil {
 		return err
 	}
-	mi, err := metainfo.Load(c.Args().First())
+	// Listen first: a magnet link's metadata fetch announces our port.
+	ln, err := listen(c, log)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // if the torrent never starts; otherwise closed already
+	var mi *metainfo.MetaInfo
+	var mf *magnetFetch
+	if arg := c.Args().First(); isMagnet(arg) {
+		if mi, mf, err = fetchMagnet(c, arg, base.PeerID, ln.Port(), log); err != nil && mf != nil {
+			mf.stop() // the trackers heard of us; no engine follows to say goodbye
+		}
+	} else {
+		mi, err = metainfo.Load(arg)
+	}
 	if err != nil {
 		return err
 	}
@@ -49,13 +66,12 @@ func runGet(c *cli.Context) error {
 	if n := have.Have.Count(); n > 0 {
 		log.Info("resuming", "pieces", n, "of", mi.Info.NumPieces())
 	}
-	ln, err := listen(c, log)
-	if err != nil {
-		return err
-	}
 	t := newTorrent(base, ln, mi, store, have.Have, true)
 	stop := runAll(c.Context, ln, t)
 	defer stop()
+	if mf != nil {
+		addMagnetPeers(c.Context, t, mf)
+	}
 
 	bar := newProgress(c.App.ErrWriter, mi.Info.Length, mi.Info.Name)
 	ticker := time.NewTicker(500 * time.Millisecond)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,7 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/internal/bytesize"
+	"github.com/btfs/btfs/magnet"
 	"github.com/btfs/btfs/metainfo"
 	"github.com/urfave/cli/v2"
 )
@@ -16,13 +19,16 @@ import (
 func infoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "info",
-		Usage:     "show what a .torrent file holds",
-		ArgsUsage: "FILE.torrent",
+		Usage:     "show what a .torrent file (or a magnet link) holds",
+		ArgsUsage: "FILE.torrent|MAGNET",
 		Description: "Prints the torrent's name, info-hash (lowercase hex), piece length and count, total size,\n" +
 			"trackers by tier, web seeds, flags, and its files as a tree. Pad files (BEP 47) are not listed.\n" +
-			"With --json, the same as one JSON object for scripts.",
+			"With --json, the same as one JSON object for scripts.\n\n" +
+			"For a magnet link, the metadata is fetched first from the link's peers (x.pe) and the peers its\n" +
+			"trackers (tr) name, trying again until it comes or --metadata-timeout passes.",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			metadataTimeoutFlag(),
 		},
 		Action: runInfo,
 	}
@@ -55,9 +61,15 @@ type fileJSON struct {
 
 func runInfo(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return usagef(c, "info needs exactly one FILE.torrent, got %d arguments", c.NArg())
+		return usagef(c, "info needs exactly one FILE.torrent or MAGNET, got %d arguments", c.NArg())
 	}
-	mi, err := metainfo.Load(c.Args().First())
+	var mi *metainfo.MetaInfo
+	var err error
+	if arg := c.Args().First(); isMagnet(arg) {
+		mi, err = magnetInfo(c, arg)
+	} else {
+		mi, err = metainfo.Load(arg)
+	}
 	if err != nil {
 		return err
 	}
@@ -175,4 +187,29 @@ func printTree(w io.Writer, mi *metainfo.MetaInfo) {
 		}
 		fmt.Fprintf(w, "  %s%s  (%s)\n", strings.Repeat("  ", len(open)), parts[len(parts)-1], suffix)
 	}
+}
+
+// magnetInfo fetches a magnet link's metadata for info. Peers are told a
+// port to reach us at, where a listener turns them away (it serves no
+// torrent), and the trackers hear that we left once the metadata is in.
+func magnetInfo(c *cli.Context, arg string) (*metainfo.MetaInfo, error) {
+	link, err := magnet.Parse(arg)
+	if err != nil {
+		return nil, err
+	}
+	log := logger(c)
+	ln, err := fetch.Listen(":0", log)
+	if err != nil {
+		return nil, fmt.Errorf("listen for peers: %w", err)
+	}
+	ctx, cancel := context.WithCancel(c.Context)
+	served := make(chan struct{})
+	go func() { ln.Serve(ctx); close(served) }()
+	defer func() { cancel(); <-served }()
+	mf, err := newMagnetFetch(link, newPeerID(), ln.Port(), log)
+	if err != nil {
+		return nil, err
+	}
+	defer mf.stop()
+	return mf.fetch(c.Context, c.Duration("metadata-timeout"))
 }

@@ -186,10 +186,17 @@ var aria2Seed = []string{"--check-integrity=true", "--seed-ratio=0.0"}
 // part: aria2Seed, or how a leecher ends) go last.
 func startAria2(t *testing.T, torrent, dir string, extra ...string) *testproc.Proc {
 	t.Helper()
+	return startAria2At(t, testproc.FreePort(t), torrent, dir, extra...)
+}
+
+// startAria2At is startAria2 listening on port (for a test that gives its
+// address to a peer directly); torrent may be a magnet link.
+func startAria2At(t *testing.T, port int, torrent, dir string, extra ...string) *testproc.Proc {
+	t.Helper()
 	bin := requireTool(t, "aria2c")
 	args := []string{
 		"--no-conf", "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-		"--disable-ipv6=true", "--interface=127.0.0.1", "--listen-port=" + strconv.Itoa(testproc.FreePort(t)),
+		"--disable-ipv6=true", "--interface=127.0.0.1", "--listen-port=" + strconv.Itoa(port),
 		"--dir=" + dir, "--file-allocation=none", "--summary-interval=0", "--enable-color=false",
 		"--bt-tracker-connect-timeout=5", "--bt-tracker-timeout=5", "--console-log-level=notice",
 	}

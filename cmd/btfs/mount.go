@@ -11,6 +11,7 @@ import (
 	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/fs"
 	"github.com/btfs/btfs/internal/bytesize"
+	"github.com/btfs/btfs/magnet"
 	"github.com/btfs/btfs/metainfo"
 	"github.com/urfave/cli/v2"
 )
@@ -19,20 +20,26 @@ func mountCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "mount",
 		Usage:     "show a torrent's files as a read-only directory",
-		ArgsUsage: "FILE.torrent MOUNTPOINT",
+		ArgsUsage: "FILE.torrent|MAGNET MOUNTPOINT",
 		Description: "Mounts the torrent at MOUNTPOINT (an existing directory). A multi-file torrent shows as a\n" +
 			"directory named after it, a single-file torrent as its one file. Reading any byte range fetches\n" +
 			"exactly the pieces it needs from the swarm, first, with readahead for sequential readers;\n" +
 			"every piece is verified against its SHA-1 before a byte of it is returned, kept in the cache,\n" +
 			"and seeded back. Runs in the foreground until SIGINT/SIGTERM or 'btfs unmount MOUNTPOINT'.\n\n" +
 			"With no peer holding the data, a read waits (as media players prefer); --read-timeout turns\n" +
-			"a long wait into an I/O error, and the log says why.",
+			"a long wait into an I/O error, and the log says why.\n\n" +
+			"A magnet link mounts at once: the directory is empty (but for a hidden note, " + fs.PendingFile + ")\n" +
+			"until the metadata comes from the link's peers (x.pe) and the peers its trackers (tr) name; then\n" +
+			"the files appear. --wait-metadata mounts only once it is in. The metadata is kept in the cache,\n" +
+			"so a remount needs no peer for it.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "readahead", Value: "32MiB", Usage: "largest readahead `SIZE` per open file"},
 			&cli.DurationFlag{Name: "read-timeout", Usage: "fail a read with EIO after waiting `DUR` (0: wait)"},
 			&cli.BoolFlag{Name: "prefetch", Usage: "also download the rest of the torrent in the background"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: needs user_allow_other)"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE request"},
+			&cli.BoolFlag{Name: "wait-metadata", Usage: "for a magnet link: mount only once its metadata is in"},
+			metadataTimeoutFlag(),
 			metricsFlag(),
 		}, append(cacheFlags(), swarmFlags()...)...),
 		Action: runMount,
@@ -51,7 +58,7 @@ func (s torrentSource) Open(off, length int64) fs.Reader {
 
 func runMount(c *cli.Context) error {
 	if c.NArg() != 2 {
-		return usagef(c, "mount needs FILE.torrent and MOUNTPOINT, got %d arguments", c.NArg())
+		return usagef(c, "mount needs FILE.torrent (or MAGNET) and MOUNTPOINT, got %d arguments", c.NArg())
 	}
 	readahead, err := bytesize.Parse(c.String("readahead"))
 	if err != nil {
@@ -62,8 +69,15 @@ func runMount(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	mi, err := metainfo.Load(c.Args().Get(0))
-	if err != nil {
+	var mi *metainfo.MetaInfo
+	var link *magnet.Link
+	if arg := c.Args().Get(0); isMagnet(arg) {
+		l, err := magnet.Parse(arg)
+		if err != nil {
+			return err
+		}
+		link = &l
+	} else if mi, err = metainfo.Load(arg); err != nil {
 		return err
 	}
 	mountpoint := c.Args().Get(1)
@@ -75,61 +89,96 @@ func runMount(c *cli.Context) error {
 		return err
 	}
 	defer metrics.Close()
-	store, err := openTorrentCache(c, mi)
+	cc, err := openCache(c)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer cc.Close()
 	ln, err := listen(c, log)
 	if err != nil {
 		return err
 	}
-	t := newTorrent(base, ln, mi, store, store.Have(), c.Bool("prefetch"))
-	stop := runAll(c.Context, ln, t)
-	defer stop()
+	defer ln.Close() // if the torrent never starts; otherwise closed already
+	s := &mountSession{c: c, log: log, base: base, readahead: readahead, cache: cc, ln: ln, metrics: metrics,
+		mountpoint: mountpoint, started: time.Now()}
+	defer s.stop()
+	if link != nil {
+		if s.magnet, err = newMagnetFetch(*link, base.PeerID, ln.Port(), log); err != nil {
+			return err
+		}
+		mi = cachedInfo(cc, *link, log)
+		if mi == nil && c.Bool("wait-metadata") {
+			if mi, err = s.magnet.fetch(c.Context, c.Duration("metadata-timeout")); err != nil {
+				s.magnet.stop()
+				return err
+			}
+			keepInfo(cc, mi, log)
+		}
+	}
 
 	opts := fs.Options{
 		ReadTimeout: c.Duration("read-timeout"), AllowOther: c.Bool("allow-other"),
-		MTime: mi.CreationDate, Logger: log, Debug: c.Bool("debug-fuse"),
+		Logger: log, Debug: c.Bool("debug-fuse"),
+	}
+	if mi != nil {
+		opts.MTime = mi.CreationDate
 	}
 	if metrics != nil {
 		reads := newReadHistogram()
-		metrics.Register(newTorrentCollector(metricTorrent{t, mi}), newCacheCollector(store.c), reads)
+		metrics.Register(newCacheCollector(cc), reads)
 		opts.OnRead = func(d time.Duration, _ int, _ error) { reads.Observe(d.Seconds()) }
-		defer metrics.Close() // before the torrent and the cache it reads stop
 	}
-	started := time.Now()
-	m, err := fs.Mount(mountpoint, &mi.Info, torrentSource{t: t, readahead: readahead}, opts)
-	if err != nil {
-		return err
-	}
-	status := &statusSource{mi: mi, mountpoint: absPath(mountpoint), started: started, t: t,
-		cache: store.c, cacheDir: absPath(c.String("cache-dir")), files: m.OpenFiles}
-	if ctl, err := startControl(runtimeDir(), mountpoint, status, log); err != nil {
-		log.Warn("btfs status will not show this mount", "err", err)
-	} else {
-		defer ctl.Close()
-	}
-	log.Info("mounted", "mountpoint", mountpoint, "name", mi.Info.Name, "info_hash", mi.InfoHash,
-		"have", fmt.Sprintf("%d/%d pieces", store.Have().Count(), mi.Info.NumPieces()), "port", ln.Port())
-	unmounted := make(chan struct{})
-	go func() { m.Wait(); close(unmounted) }()
-	select {
-	case <-c.Context.Done():
-		if err := m.Unmount(); err != nil {
+	var metaDone <-chan metadataResult
+	if mi != nil {
+		s.startEngine(mi)
+		if s.mounted, err = fs.Mount(mountpoint, &mi.Info, s.source(), opts); err != nil {
 			return err
 		}
-		select {
-		case <-unmounted:
-		case <-time.After(lazyUnmountWait):
-			// Detached lazily and still in use: exiting closes our end of
-			// the connection, and the kernel then fails the stragglers.
-			log.Warn("mount still in use; exiting anyway", "mountpoint", mountpoint)
+		s.serveStatus()
+		log.Info("mounted", "mountpoint", mountpoint, "name", mi.Info.Name, "info_hash", mi.InfoHash,
+			"have", fmt.Sprintf("%d/%d pieces", s.store.Have().Count(), mi.Info.NumPieces()), "port", ln.Port())
+	} else {
+		if s.mounted, err = fs.MountPending(mountpoint, pendingNote(*link), opts); err != nil {
+			return err
 		}
-	case <-unmounted: // umount, fusermount3 -u or btfs unmount
+		log.Info("mounted", "mountpoint", mountpoint, "name", link.Name, "info_hash", link.InfoHash,
+			"metadata", "pending: the files appear when it arrives", "port", ln.Port())
+		metaDone = s.fetchInBackground()
 	}
-	log.Info("unmounted", "mountpoint", mountpoint)
-	return nil
+	unmounted := make(chan struct{})
+	go func() { s.mounted.Wait(); close(unmounted) }()
+	for {
+		select {
+		case r := <-metaDone:
+			metaDone = nil
+			if r.err != nil && c.Context.Err() == nil {
+				log.Error("no metadata; unmounting", "err", r.err)
+				s.magnet.stop()
+				s.unmount(unmounted)
+				return r.err
+			}
+			if r.err != nil {
+				continue // interrupted: the next case unmounts
+			}
+			keepInfo(cc, r.mi, log)
+			s.startEngine(r.mi)
+			if err := s.mounted.Populate(&r.mi.Info, s.source()); err != nil {
+				return err
+			}
+			s.serveStatus()
+			log.Info("metadata arrived; files shown", "mountpoint", mountpoint, "name", r.mi.Info.Name,
+				"have", fmt.Sprintf("%d/%d pieces", s.store.Have().Count(), r.mi.Info.NumPieces()))
+		case <-c.Context.Done():
+			if err := s.unmount(unmounted); err != nil {
+				return err
+			}
+			log.Info("unmounted", "mountpoint", mountpoint)
+			return nil
+		case <-unmounted: // umount, fusermount3 -u or btfs unmount
+			log.Info("unmounted", "mountpoint", mountpoint)
+			return nil
+		}
+	}
 }
 
 // lazyUnmountWait is how long an interrupted mount waits for processes

@@ -73,7 +73,7 @@ func listen(c *cli.Context, log *slog.Logger) (*fetch.Listener, error) {
 func newTorrent(base fetch.Config, ln *fetch.Listener, mi *metainfo.MetaInfo, st fetch.Storage, have bitfield.Bitfield, wantAll bool) *fetch.Torrent {
 	cfg := base
 	cfg.ListenPort = ln.Port()
-	cfg.Info, cfg.InfoHash, cfg.Trackers = &mi.Info, mi.InfoHash, mi.Trackers
+	cfg.Info, cfg.InfoHash, cfg.InfoBytes, cfg.Trackers = &mi.Info, mi.InfoHash, mi.InfoBytes, mi.Trackers
 	cfg.Storage, cfg.Have, cfg.WantAll = st, have, wantAll
 	return fetch.New(cfg)
 }
