@@ -136,7 +136,7 @@ func (t *Torrent) dial(ctx context.Context, a netip.AddrPort) (*conn, error) {
 		return nil, err
 	}
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	ours := wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: t.cfg.InfoHash, PeerID: t.cfg.PeerID}
+	ours := wire.Handshake{Reserved: t.reserved(), InfoHash: t.cfg.InfoHash, PeerID: t.cfg.PeerID}
 	if err := wire.WriteHandshake(nc, ours); err != nil {
 		nc.Close()
 		return nil, err
@@ -162,7 +162,7 @@ func (t *Torrent) dial(ctx context.Context, a netip.AddrPort) (*conn, error) {
 // It returns once the connection is handed over or refused.
 func (t *Torrent) Accept(ctx context.Context, nc net.Conn, reserved [8]byte) {
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
-	ours := wire.Handshake{Reserved: wire.DefaultReserved(), InfoHash: t.cfg.InfoHash, PeerID: t.cfg.PeerID}
+	ours := wire.Handshake{Reserved: t.reserved(), InfoHash: t.cfg.InfoHash, PeerID: t.cfg.PeerID}
 	if err := wire.WriteHandshake(nc, ours); err != nil {
 		nc.Close()
 		return

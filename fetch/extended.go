@@ -49,7 +49,7 @@ func (b *metadataBudget) take(now time.Time) bool {
 var errMetadataFlood = errors.New("keeps asking for metadata past its budget")
 
 // onExtended applies a BEP 10 message: the peer's extension handshake, or a
-// ut_metadata message sent with the ID we advertised.
+// ut_metadata or ut_pex message sent with the ID we advertised.
 func (t *Torrent) onExtended(p *peer, msg wire.Message) {
 	switch msg.ExtendedID {
 	case wire.ExtendedHandshakeID:
@@ -65,9 +65,19 @@ func (t *Torrent) onExtended(p *peer, msg wire.Message) {
 		if id, ok := hs.M[wire.MetadataExtension]; ok {
 			p.utMetadata = uint8(id)
 		}
+		if hs.Port > 0 {
+			p.listenPort = hs.Port
+		}
+		if id, ok := hs.M[wire.PexExtension]; ok {
+			t.onPexOffer(p, id)
+		}
 	case metadata.LocalExtendedID:
 		if len(t.cfg.InfoBytes) > 0 { // otherwise we never advertised it
 			t.onMetadataMessage(p, msg.Payload)
+		}
+	case pexLocalID:
+		if t.usePEX() { // otherwise we never advertised it
+			t.onPexMessage(p, msg.Payload)
 		}
 	}
 }

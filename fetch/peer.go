@@ -54,6 +54,18 @@ type peer struct {
 	// meta bounds the metadata we send it (extended.go).
 	utMetadata uint8
 	meta       metadataBudget
+	// listenPort is the port the peer accepts connections on (its
+	// extension handshake's p), 0 if it did not say.
+	listenPort int
+	// PEX (pex.go): utPex is the ExtendedID the peer wants ut_pex messages
+	// with, 0 when it does not speak it; pex is what we told it (nil
+	// then); pexLast and pexEarly pace the messages it sends us.
+	utPex    uint8
+	pex      *wire.PexState
+	pexLast  time.Time
+	pexEarly int
+	// pinged: its DHT node, named by a PORT message, was pinged (dht.go).
+	pinged bool
 
 	downloaded       int64        // loop-owned
 	uploaded         atomic.Int64 // written by the writer goroutine
@@ -90,6 +102,9 @@ func (t *Torrent) addConn(ctx context.Context, c *conn) {
 		if len(t.cfg.InfoBytes) > 0 {
 			metadata.Advertise(&hs, len(t.cfg.InfoBytes))
 		}
+		if t.usePEX() {
+			hs.M[wire.PexExtension] = pexLocalID
+		}
 		if payload, err := hs.Encode(); err == nil {
 			c.out.send(wire.Message{ID: wire.Extended, ExtendedID: 0, Payload: payload})
 		}
@@ -97,6 +112,7 @@ func (t *Torrent) addConn(ctx context.Context, c *conn) {
 	if t.picker.HaveCount() > 0 {
 		c.out.send(wire.Message{ID: wire.Bitfield, Bitfield: t.picker.Bitfield().Bytes()})
 	}
+	t.sendPort(c)
 	t.log.Debug("peer connected", "peer", c.addr, "incoming", c.incoming, "peers", len(t.peers))
 	t.maybeUnchokeNew()
 }
@@ -176,6 +192,8 @@ func (t *Torrent) handlePeerMsg(m peerMsg) {
 		t.onBlock(p, msg, m.block)
 	case wire.Extended:
 		t.onExtended(p, msg)
+	case wire.Port:
+		t.onPort(p, msg.Port)
 	}
 }
 

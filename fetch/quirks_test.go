@@ -25,6 +25,8 @@ type scripted struct {
 	r  *wire.Reader
 	w  *wire.Writer
 	mi *metainfo.MetaInfo
+	// theirs is the node's handshake.
+	theirs wire.Handshake
 }
 
 // dialScripted connects to n and exchanges handshakes, offering reserved.
@@ -40,10 +42,11 @@ func dialScripted(t *testing.T, n *node, mi *metainfo.MetaInfo, reserved [8]byte
 	if err := wire.WriteHandshake(c, wire.Handshake{Reserved: reserved, InfoHash: mi.InfoHash, PeerID: id}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := wire.ReadHandshake(c); err != nil {
+	theirs, err := wire.ReadHandshake(c)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return &scripted{t: t, id: id, c: c, r: wire.NewReader(c, mi.Info.NumPieces()), w: wire.NewWriter(c), mi: mi}
+	return &scripted{t: t, id: id, c: c, r: wire.NewReader(c, mi.Info.NumPieces()), w: wire.NewWriter(c), mi: mi, theirs: theirs}
 }
 
 func (s *scripted) send(msgs ...wire.Message) {

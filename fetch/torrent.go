@@ -77,6 +77,14 @@ type Config struct {
 	// sent (NewRateLimit); nil is unlimited. A slowed reader leaves data in
 	// the socket, so TCP slows the peer down too.
 	DownloadLimit, UploadLimit *rate.Limiter
+	// DHT, if set, finds peers and announces ListenPort (BEP 5), beside
+	// the trackers; peers that run a node hear of ours by PORT messages.
+	// Private torrents (Info.Private, BEP 27) never use it, nor PEX.
+	DHT DHT
+	// PexInterval is how often the torrent looks for peers due a PEX
+	// message (pex.go); 0 means DefaultPexInterval. Tests shorten it;
+	// messages to one peer stay wire.PexInterval apart whatever it is.
+	PexInterval time.Duration
 }
 
 // Torrent is one torrent's swarm engine. Create it with New, start Run, and
@@ -94,6 +102,7 @@ type Torrent struct {
 	verified chan verifyResult
 	addPeers chan []netip.AddrPort
 	queries  chan func()
+	pings    chan netip.AddrPort // DHT nodes to ping (dht.go); nil without the DHT
 
 	// Counters shared with other goroutines.
 	uploaded, downloaded atomic.Int64
@@ -241,6 +250,8 @@ func (t *Torrent) Run(ctx context.Context) error {
 	t.startVerifiers(ctx)
 	t.updateLeft()
 	t.startAnnouncer(ctx)
+	t.startDHT(ctx)
+	t.startPex(ctx)
 	t.checkDone()
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()

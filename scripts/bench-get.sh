@@ -15,7 +15,8 @@
 #   PIECE=BYTES             piece length (default: btfs create's choice, 1 MiB
 #                           for 1 GiB)
 #   BTFS=PATH               a btfs binary to measure (default: built from here)
-# Everything listens on 127.0.0.1; DHT, LPD and PEX are off.
+# Everything listens on 127.0.0.1; DHT (btfs: --no-dht), LPD and PEX are off
+# (btfs has no switch for PEX: it only names peers the tracker named already).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -124,7 +125,7 @@ start_seeder() {
 			--seed-ratio=0.0 "$work/content.torrent" >"$work/seeder$nseeders.log" 2>&1 &
 		;;
 	btfs)
-		"$btfs" seed -d "$work/src" --listen 127.0.0.1 --port "$port" "$work/content.torrent" \
+		"$btfs" seed --no-dht -d "$work/src" --listen 127.0.0.1 --port "$port" "$work/content.torrent" \
 			>"$work/seeder$nseeders.log" 2>&1 &
 		;;
 	*)
@@ -185,7 +186,7 @@ for n in $counts; do
 	fi
 
 	lport=$(free_port)
-	run_leecher btfs "$btfs" get -o "$work/dl" --listen 127.0.0.1 --port "$lport" "$work/content.torrent"
+	run_leecher btfs "$btfs" get --no-dht -o "$work/dl" --listen 127.0.0.1 --port "$lport" "$work/content.torrent"
 	b_mbps=$mbps b_rss=$rss_mib b_cpu=$cpu
 	printf "%-8s %-10s %8s %10s %9s   %s\n" "$n" "btfs get" "$b_mbps" "$b_cpu" "$b_rss" "$reported"
 

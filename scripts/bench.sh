@@ -479,7 +479,7 @@ start_mount() {
 	case $client in
 	btfs)
 		# shellcheck disable=SC2086
-		"$btfs" -v mount --cache-dir "$cdir" --listen 127.0.0.1 --port 0 $btfs_args "$work/$t.torrent" "$m_mnt" >"$m_log" 2>&1 &
+		"$btfs" -v mount --no-dht --cache-dir "$cdir" --listen 127.0.0.1 --port 0 $btfs_args "$work/$t.torrent" "$m_mnt" >"$m_log" 2>&1 &
 		;;
 	debian)
 		# shellcheck disable=SC2086
@@ -806,7 +806,7 @@ deb_version=$("$debbtfs" --version 2>&1 | grep -E '^(btfs|libtorrent) version' |
 header() {
 	echo "# btfs mount vs Debian btfs ($(date -u +%Y-%m-%dT%H:%MZ))"
 	echo
-	echo "- btfs: $BTFS_BENCH_REV (\`btfs -v mount --listen 127.0.0.1 --port 0${btfs_args:+ $btfs_args}\`); debian-btfs: $deb_version (\`btfs -f${debian_args:+ $debian_args}\`); $(aria2c --version | head -1)"
+	echo "- btfs: $BTFS_BENCH_REV (\`btfs -v mount --no-dht --listen 127.0.0.1 --port 0${btfs_args:+ $btfs_args}\`); debian-btfs: $deb_version (\`btfs -f${debian_args:+ $debian_args}\`); $(aria2c --version | head -1)"
 	echo "- swarm on loopback in a private network namespace: opentracker, $seeders aria2c seeder(s) on 127.0.0.11-1$seeders; every client reads from 127.0.0.1"
 	echo "- torrents: $(human "$size") single file in $(human "$piece") pieces; $(human "$multi_bytes") in $multi_files files in $(human "$multi_piece") pieces$([ "$video" = 1 ] && echo "; a ${video_secs}s 720p video at $video_rate bit/s (H.264 + AAC), MP4 and MKV, in $(human "$video_piece") pieces")"
 	echo "- median of $runs run(s); every measure on a cold mount: mount stopped, its cache deleted, page cache dropped; $(nproc) cores, kernel $(uname -r)"

@@ -117,11 +117,12 @@ hash=$("$bin" create -f -t "http://127.0.0.1:$port_tracker/announce" -c "btfs de
 
 "$bin" tracker --listen "127.0.0.1:$port_tracker" --udp "127.0.0.1:$port_tracker" --interval 1m 2>"$demo/tracker.log" &
 pids+=($!)
+# --no-dht: the demo swarm stays on loopback; the public DHT is never asked.
 for i in 1 2; do
-	"$bin" seed --listen 127.0.0.1 --port 0 -d "$demo/data" "$demo/sample.torrent" 2>"$demo/seed$i.log" &
+	"$bin" seed --no-dht --listen 127.0.0.1 --port 0 -d "$demo/data" "$demo/sample.torrent" 2>"$demo/seed$i.log" &
 	pids+=($!)
 done
-"$bin" mount --listen 127.0.0.1 --port 0 --cache-dir "$demo/cache" --metrics "127.0.0.1:$port_metrics" \
+"$bin" mount --no-dht --listen 127.0.0.1 --port 0 --cache-dir "$demo/cache" --metrics "127.0.0.1:$port_metrics" \
 	"$demo/sample.torrent" "$demo/mnt" 2>"$demo/mount.log" &
 pids+=($!)
 

@@ -64,6 +64,13 @@ func DefaultReserved() [8]byte {
 	return r
 }
 
+// WithDHT returns r with the BEP 5 bit set: the sender runs a DHT node, and
+// peers may send it a Port message.
+func WithDHT(r [8]byte) [8]byte {
+	r[dhtByte] |= dhtBit
+	return r
+}
+
 // SupportsExtensions reports whether the peer speaks BEP 10's extension
 // protocol (and so may send Extended messages).
 func (h Handshake) SupportsExtensions() bool {

@@ -58,6 +58,9 @@ func TestHandshakeBothWays(t *testing.T) {
 	if h := (Handshake{Reserved: DefaultReserved()}); !h.SupportsExtensions() || h.SupportsDHT() {
 		t.Errorf("DefaultReserved %x: want the extension bit only", h.Reserved)
 	}
+	if h := (Handshake{Reserved: WithDHT(DefaultReserved())}); !h.SupportsExtensions() || !h.SupportsDHT() {
+		t.Errorf("WithDHT(DefaultReserved()) %x: want the extension and DHT bits", h.Reserved)
+	}
 }
 
 func TestHandshakeWireFormat(t *testing.T) {

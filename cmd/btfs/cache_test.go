@@ -155,13 +155,13 @@ func TestSeedFromCache(t *testing.T) {
 	cacheDir := filepath.Join(work, "cache")
 	torrent, _ := cachedTorrent(t, cacheDir, "gamma.bin", "http://"+trackerAddr+"/announce", 0, 1, 2, 3, 4, 5, 6, 7)
 	seedPort := testproc.FreePort(t)
-	testproc.Start(t, work, btfsBin, "seed", "--from-cache", "--cache-dir", cacheDir,
+	testproc.Start(t, work, btfsBin, "seed", "--no-dht", "--from-cache", "--cache-dir", cacheDir,
 		"--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), torrent)
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
 	waitFor(t, "the seeder's announce", 10*time.Second, func() bool { return trackerSeeders(trackerAddr) == 1 })
 
 	out := filepath.Join(work, "out")
-	if code, _, stderr := btfs(t, "get", "-o", out, "--listen", "127.0.0.1", "--port", "0", torrent); code != exitOK {
+	if code, _, stderr := btfs(t, "get", "--no-dht", "-o", out, "--listen", "127.0.0.1", "--port", "0", torrent); code != exitOK {
 		t.Fatalf("get from a cache seeder: exit %d: %s", code, stderr)
 	}
 	if got, want := sha1File(t, filepath.Join(out, "gamma.bin")), sha1File(t, strings.TrimSuffix(torrent, ".torrent")); got != want {

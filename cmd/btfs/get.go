@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/btfs/btfs/dht"
 	"github.com/btfs/btfs/filestore"
 	"github.com/btfs/btfs/internal/bytesize"
-	"github.com/btfs/btfs/metainfo"
 	"github.com/urfave/cli/v2"
 )
 
@@ -15,12 +15,13 @@ func getCommand() *cli.Command {
 		Name:      "get",
 		Usage:     "download a whole torrent into a directory",
 		ArgsUsage: "FILE.torrent|MAGNET",
-		Description: "Downloads every piece from the peers the torrent's trackers name, verifying each against its\n" +
-			"SHA-1, into DIR with the files laid out as in the torrent. Data already in DIR is checked first\n" +
-			"and kept (resume). Exits 0 when the download is complete; with --seed, keeps seeding until\n" +
-			"interrupted (Ctrl-C).\n\n" +
+		Description: "Downloads every piece from the peers that the torrent's trackers, the DHT and PEX name,\n" +
+			"verifying each against its SHA-1, into DIR with the files laid out as in the torrent. Data\n" +
+			"already in DIR is checked first and kept (resume). Exits 0 when the download is complete; with\n" +
+			"--seed, keeps seeding until interrupted (Ctrl-C).\n\n" +
 			"For a magnet link, the metadata comes first from the link's peers (x.pe) and the peers its\n" +
-			"trackers (tr) name (see 'btfs help info'); then those peers and trackers serve the data.",
+			"trackers (tr) and the DHT name (see 'btfs help info'); then those peers serve the data.\n\n" +
+			dhtHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: ".", Usage: "download into `DIR`"},
 			&cli.BoolFlag{Name: "seed", Usage: "keep seeding after the download completes, until interrupted"},
@@ -39,23 +40,33 @@ func runGet(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// Listen first: a magnet link's metadata fetch announces our port.
+	// The argument first: a bad one is reported before any network use.
+	mi, link, err := loadTorrentArg(c.Args().First())
+	if err != nil {
+		return err
+	}
+	// Listen next: a magnet link's metadata fetch announces our port.
 	ln, err := listen(c, log)
 	if err != nil {
 		return err
 	}
 	defer ln.Close() // if the torrent never starts; otherwise closed already
-	var mi *metainfo.MetaInfo
-	var mf *magnetFetch
-	if arg := c.Args().First(); isMagnet(arg) {
-		if mi, mf, err = fetchMagnet(c, arg, base.PeerID, ln.Port(), log); err != nil && mf != nil {
-			mf.stop() // the trackers heard of us; no engine follows to say goodbye
+	var node *dht.Node
+	if mi == nil || !mi.Info.Private { // a private torrent never uses the DHT
+		if node, err = openDHT(c, log, ln.Port(), portState(c, defaultCacheDir())); err != nil {
+			return err
 		}
-	} else {
-		mi, err = metainfo.Load(arg)
+		defer closeDHT(node) // once the torrent has stopped
+		base = withDHT(base, node)
 	}
-	if err != nil {
-		return err
+	var mf *magnetFetch
+	if link != nil {
+		if mi, mf, err = fetchMagnet(c, *link, base.PeerID, ln.Port(), node, log); err != nil {
+			if mf != nil {
+				mf.stop() // the trackers heard of us; no engine follows to say goodbye
+			}
+			return err
+		}
 	}
 	store := filestore.Open(c.String("output"), &mi.Info, true)
 	defer store.Close()

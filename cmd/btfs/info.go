@@ -25,11 +25,12 @@ func infoCommand() *cli.Command {
 			"trackers by tier, web seeds, flags, and its files as a tree. Pad files (BEP 47) are not listed.\n" +
 			"With --json, the same as one JSON object for scripts.\n\n" +
 			"For a magnet link, the metadata is fetched first from the link's peers (x.pe) and the peers its\n" +
-			"trackers (tr) name, trying again until it comes or --metadata-timeout passes.",
-		Flags: []cli.Flag{
+			"trackers (tr) and the DHT name, trying again until it comes or --metadata-timeout passes (the\n" +
+			"DHT node keeps no routing table: see 'btfs help mount'; --no-dht goes without it).",
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 			metadataTimeoutFlag(),
-		},
+		}, dhtFlags()...),
 		Action: runInfo,
 	}
 }
@@ -206,7 +207,12 @@ func magnetInfo(c *cli.Context, arg string) (*metainfo.MetaInfo, error) {
 	served := make(chan struct{})
 	go func() { ln.Serve(ctx); close(served) }()
 	defer func() { cancel(); <-served }()
-	mf, err := newMagnetFetch(link, newPeerID(), ln.Port(), log)
+	node, err := openDHT(c, log, ln.Port(), noState)
+	if err != nil {
+		return nil, err
+	}
+	defer closeDHT(node)
+	mf, err := newMagnetFetch(link, newPeerID(), ln.Port(), node, log)
 	if err != nil {
 		return nil, err
 	}

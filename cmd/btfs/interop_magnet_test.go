@@ -40,7 +40,7 @@ func TestInteropMagnetMountFromAria2(t *testing.T) {
 
 	mnt := t.TempDir()
 	link := "magnet:?xt=urn:btih:" + mi.InfoHash.String() + "&x.pe=" + ariaAddr
-	mount := testproc.Start(t, t.TempDir(), btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
+	mount := testproc.Start(t, t.TempDir(), btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", t.TempDir(), link, mnt)
 	root := filepath.Join(mnt, mi.Info.Name)
 	waitFor(t, "the files of the magnet link to appear", interopTransfer, func() bool {
@@ -89,7 +89,7 @@ func TestInteropAria2MagnetFromBtfsSeed(t *testing.T) {
 	}
 	tr := startOpentracker(t, port, mi.InfoHash)
 	seedPort := testproc.FreePort(t)
-	seeder := testproc.Start(t, work, btfsBin, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), "-d", src, torrent)
+	seeder := testproc.Start(t, work, btfsBin, "seed", "--no-dht", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), "-d", src, torrent)
 	seeder.WaitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort), interopStartup)
 	waitScrape(t, tr.http, mi.InfoHash, "btfs seed to announce", interopStartup,
 		func(s tracker.ScrapeStats) bool { return s.Seeders == 1 })

@@ -61,7 +61,7 @@ func TestInteropMount(t *testing.T) {
 		func(s tracker.ScrapeStats) bool { return s.Seeders == 1 })
 
 	mnt := t.TempDir()
-	mount := testproc.Start(t, t.TempDir(), btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
+	mount := testproc.Start(t, t.TempDir(), btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", t.TempDir(), torrent, mnt)
 	waitFor(t, "btfs mount to mount", interopStartup, func() bool {
 		select {

@@ -88,7 +88,7 @@ func (s *interopSwarm) differences(dir string) []string {
 // btfsSeed serves the original content until the test ends.
 func (s *interopSwarm) btfsSeed() *testproc.Proc {
 	s.t.Helper()
-	return testproc.Start(s.t, s.src, btfsBin, "-v", "seed", "-d", s.src, "--listen", "127.0.0.1", "--port", "0", s.torrent)
+	return testproc.Start(s.t, s.src, btfsBin, "-v", "seed", "--no-dht", "-d", s.src, "--listen", "127.0.0.1", "--port", "0", s.torrent)
 }
 
 // btfsGet downloads into a new directory and returns it once btfs get has
@@ -102,7 +102,7 @@ func (s *interopSwarm) btfsGet() string {
 
 func (s *interopSwarm) startGet(dir string) *testproc.Proc {
 	s.t.Helper()
-	return testproc.Start(s.t, dir, btfsBin, "-v", "get", "-o", dir, "--listen", "127.0.0.1", "--port", "0", s.torrent)
+	return testproc.Start(s.t, dir, btfsBin, "-v", "get", "--no-dht", "-o", dir, "--listen", "127.0.0.1", "--port", "0", s.torrent)
 }
 
 // waitGet waits for btfs get to exit, successfully.

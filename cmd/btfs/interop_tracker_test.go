@@ -129,7 +129,7 @@ func TestInteropTransmissionThroughBtfsTracker(t *testing.T) {
 					t.Errorf("aria2c leecher: %v", leecher.Err())
 				}
 			case "btfs":
-				get := testproc.Start(t, l.root, btfsBin, "get", "-o", dst, "--listen", "127.0.0.1", "--port", strconv.Itoa(testproc.FreePort(t)), torrent)
+				get := testproc.Start(t, l.root, btfsBin, "get", "--no-dht", "-o", dst, "--listen", "127.0.0.1", "--port", strconv.Itoa(testproc.FreePort(t)), torrent)
 				if err := get.Wait(t, labTransferTimeout); err != nil {
 					t.Fatalf("btfs get: %v", err)
 				}
@@ -253,10 +253,10 @@ func TestInteropBtfsThroughOpentracker(t *testing.T) {
 	for _, r := range rows {
 		t.Run(r.proto, func(t *testing.T) {
 			t.Parallel()
-			testproc.Start(t, l.root, btfsBin, "seed", "-d", r.src, "--listen", "127.0.0.1", "--port", strconv.Itoa(testproc.FreePort(t)), r.torrent)
+			testproc.Start(t, l.root, btfsBin, "seed", "--no-dht", "-d", r.src, "--listen", "127.0.0.1", "--port", strconv.Itoa(testproc.FreePort(t)), r.torrent)
 			l.waitScrape(ot.http, r.hash, "btfs seed to announce", func(s tracker.ScrapeStats) bool { return s.Seeders == 1 })
 			dst := l.dir("get-" + r.proto)
-			get := testproc.Start(t, l.root, btfsBin, "get", "-o", dst, "--listen", "127.0.0.1", "--port", strconv.Itoa(testproc.FreePort(t)), r.torrent)
+			get := testproc.Start(t, l.root, btfsBin, "get", "--no-dht", "-o", dst, "--listen", "127.0.0.1", "--port", strconv.Itoa(testproc.FreePort(t)), r.torrent)
 			if err := get.Wait(t, labTransferTimeout); err != nil {
 				t.Fatalf("btfs get: %v", err)
 			}

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/btfs/btfs/dht"
 	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/fetch/metadata"
 	"github.com/btfs/btfs/magnet"
@@ -24,15 +25,17 @@ import (
 // Magnet links: info, get and mount take one where they take a .torrent
 // file. The link names the info-hash, and perhaps trackers (tr) and peers
 // (x.pe); the info dictionary comes from those peers, and from the peers the
-// trackers name, by BEP 9 (fetch/metadata). Without the DHT (not in btfs
-// yet) a link with neither trackers nor peers cannot be followed.
+// trackers and the DHT name, by BEP 9 (fetch/metadata). With --no-dht, a
+// link with neither trackers nor peers cannot be followed.
 //
 // Rules the fetch follows:
 //
 //   - Rounds: each announces to every tracker of the link at once (each
 //     tier's URLs too: finding a first peer soon matters more than BEP 12's
-//     order here), and offers metadata.Fetch the link's peers (host names
-//     looked up) and every peer the trackers name, as they come.
+//     order here), looks the info-hash up on the DHT (without announcing:
+//     we have nothing to serve yet; the engine announces once it runs), and
+//     offers metadata.Fetch the link's peers (host names looked up) and
+//     every peer the trackers and the DHT name, as they come.
 //   - A round that ends with no metadata (no peer yet, or none that had
 //     it) is followed by another after a pause that doubles from
 //     retryFirst to retryMax: a seeder that starts later is found. Only the
@@ -56,6 +59,20 @@ const (
 	maxLearned = 500
 )
 
+// loadTorrentArg reads a command's torrent argument: a .torrent file, or a
+// magnet link (parsed; its metadata is fetched later).
+func loadTorrentArg(arg string) (*metainfo.MetaInfo, *magnet.Link, error) {
+	if !isMagnet(arg) {
+		mi, err := metainfo.Load(arg)
+		return mi, nil, err
+	}
+	link, err := magnet.Parse(arg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, &link, nil
+}
+
 // isMagnet reports whether a command's argument is a magnet link rather
 // than a .torrent file.
 func isMagnet(arg string) bool {
@@ -75,19 +92,22 @@ type magnetFetch struct {
 	port   int // announced, and advertised to peers
 	log    *slog.Logger
 	client *tracker.Client
+	dht    *dht.Node // nil: no DHT
 
 	mu       sync.Mutex // guards learned, answered
 	learned  []netip.AddrPort
 	answered map[string]bool // trackers that answered an announce
 }
 
-func newMagnetFetch(link magnet.Link, peerID wire.PeerID, port int, log *slog.Logger) (*magnetFetch, error) {
-	if len(link.Trackers) == 0 && len(link.Peers) == 0 {
-		return nil, fmt.Errorf("magnet link %s names no trackers (tr=) and no peers (x.pe=): "+
-			"btfs finds peers only through those (no DHT yet); add one, or use the .torrent file", link.InfoHash)
+// newMagnetFetch prepares the fetch of link's metadata; node is the
+// process's DHT node, nil with --no-dht.
+func newMagnetFetch(link magnet.Link, peerID wire.PeerID, port int, node *dht.Node, log *slog.Logger) (*magnetFetch, error) {
+	if len(link.Trackers) == 0 && len(link.Peers) == 0 && node == nil {
+		return nil, fmt.Errorf("magnet link %s names no trackers (tr=) and no peers (x.pe=), and the DHT is off (--no-dht): "+
+			"nothing can find its peers; drop --no-dht, add a tracker or a peer, or use the .torrent file", link.InfoHash)
 	}
 	return &magnetFetch{link: link, peerID: peerID, port: port, log: log.With("info_hash", link.InfoHash.String()),
-		client: tracker.NewClient(tracker.ClientOptions{Logger: log}), answered: map[string]bool{}}, nil
+		client: tracker.NewClient(tracker.ClientOptions{Logger: log}), answered: map[string]bool{}, dht: node}, nil
 }
 
 // fetch returns the torrent of the link: its info from peers, with the
@@ -98,7 +118,8 @@ func (m *magnetFetch) fetch(ctx context.Context, timeout time.Duration) (*metain
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	m.log.Info("fetching the metadata", "name", m.link.Name, "trackers", len(slices.Concat(m.link.Trackers...)), "peers", len(m.link.Peers))
+	m.log.Info("fetching the metadata", "name", m.link.Name, "trackers", len(slices.Concat(m.link.Trackers...)),
+		"peers", len(m.link.Peers), "dht", m.dht != nil)
 	start := time.Now()
 	pause := retryFirst
 	for round := 0; ; round++ {
@@ -167,6 +188,18 @@ func (m *magnetFetch) round(ctx context.Context, first bool) (*metainfo.MetaInfo
 					return
 				}
 			}
+		})
+	}
+	if m.dht != nil {
+		wg.Go(func() {
+			st, err := m.dht.Lookup(ctx, m.link.InfoHash, 0, func(ps []netip.AddrPort) {
+				for _, a := range ps {
+					if !offer(a) {
+						return
+					}
+				}
+			})
+			m.log.Debug("dht lookup", "queried", st.Queried, "responded", st.Responded, "peers", st.Peers, "err", err)
 		})
 	}
 	fed := make(chan struct{})
@@ -257,14 +290,10 @@ func (m *magnetFetch) stop() {
 	wg.Wait()
 }
 
-// fetchMagnet parses a command's magnet link and fetches its torrent,
-// announcing port, within --metadata-timeout.
-func fetchMagnet(c *cli.Context, arg string, peerID wire.PeerID, port int, log *slog.Logger) (*metainfo.MetaInfo, *magnetFetch, error) {
-	link, err := magnet.Parse(arg)
-	if err != nil {
-		return nil, nil, err
-	}
-	mf, err := newMagnetFetch(link, peerID, port, log)
+// fetchMagnet fetches the torrent of a command's magnet link, announcing
+// port, within --metadata-timeout; node is the DHT's (or nil).
+func fetchMagnet(c *cli.Context, link magnet.Link, peerID wire.PeerID, port int, node *dht.Node, log *slog.Logger) (*metainfo.MetaInfo, *magnetFetch, error) {
+	mf, err := newMagnetFetch(link, peerID, port, node, log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -62,7 +62,7 @@ func (s *magnetSwarm) startSeeder(t *testing.T) {
 	t.Helper()
 	port := testproc.FreePort(t)
 	s.seedAddr = fmt.Sprintf("127.0.0.1:%d", port)
-	s.seeder = testproc.Start(t, s.work, btfsBin, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(port),
+	s.seeder = testproc.Start(t, s.work, btfsBin, "seed", "--no-dht", "--listen", "127.0.0.1", "--port", fmt.Sprint(port),
 		"-d", s.src, filepath.Join(s.work, "show.torrent"))
 	s.seeder.WaitListening(t, s.seedAddr, 20*time.Second)
 	if s.trackerAddr != "" {
@@ -143,7 +143,7 @@ func TestMagnetMount(t *testing.T) {
 	s := startMagnetSwarm(t, true, false)
 	mnt, cacheDir := filepath.Join(s.work, "mnt"), filepath.Join(s.work, "cache")
 	os.Mkdir(mnt, 0o755)
-	mountArgs := []string{"mount", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, s.link(), mnt}
+	mountArgs := []string{"mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, s.link(), mnt}
 	mount := testproc.Start(t, s.work, btfsBin, mountArgs...)
 	waitFor(t, "the mount", 20*time.Second, func() bool { return strings.Contains(mount.Output(), "msg=mounted") })
 
@@ -194,7 +194,7 @@ func TestMagnetMount(t *testing.T) {
 func TestMagnetInfo(t *testing.T) {
 	t.Parallel()
 	s := startMagnetSwarm(t, true, true)
-	code, out, stderr := runBtfs(t, 30*time.Second, "info", "--json", s.link())
+	code, out, stderr := runBtfs(t, 30*time.Second, "info", "--no-dht", "--json", s.link())
 	if code != exitOK {
 		t.Fatalf("info --json of the magnet link: exit %d: %s", code, stderr)
 	}
@@ -207,7 +207,7 @@ func TestMagnetInfo(t *testing.T) {
 	if g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", want); g != w {
 		t.Fatalf("info --json of the magnet link:\n%s\nof the .torrent:\n%s", g, w)
 	}
-	code, out, stderr = runBtfs(t, 30*time.Second, "info", s.link())
+	code, out, stderr = runBtfs(t, 30*time.Second, "info", "--no-dht", s.link())
 	if code != exitOK || !strings.Contains(out, "Name:       show") || !strings.Contains(out, s.mi.InfoHash.String()) ||
 		!strings.Contains(out, "episode1.mkv") || !strings.Contains(out, "en.srt") {
 		t.Fatalf("info of the magnet link: exit %d\n%s%s", code, out, stderr)
@@ -224,7 +224,7 @@ func TestMagnetGet(t *testing.T) {
 	t.Parallel()
 	s := startMagnetSwarm(t, false, true)
 	out := filepath.Join(s.work, "out")
-	code, stdout, stderr := runBtfs(t, 60*time.Second, "get", "-o", out, "--listen", "127.0.0.1", "--port", "0", s.link(s.seedAddr))
+	code, stdout, stderr := runBtfs(t, 60*time.Second, "get", "--no-dht", "-o", out, "--listen", "127.0.0.1", "--port", "0", s.link(s.seedAddr))
 	if code != exitOK || !strings.Contains(stdout, "show: complete") {
 		t.Fatalf("get of the magnet link: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -241,10 +241,10 @@ func TestMagnetErrors(t *testing.T) {
 		args     []string
 		inStderr string
 	}{
-		{[]string{"info", "magnet:?xt=urn:btih:" + hash}, "no trackers (tr=) and no peers (x.pe=)"},
-		{[]string{"info", "magnet:?dn=nothing"}, "invalid magnet link: no info-hash"},
-		{[]string{"get", "--port", "0", "magnet:?xt=urn:btih:" + hash + "&x.pe=bad"}, "invalid magnet link: x.pe=bad"},
-		{[]string{"info", "--metadata-timeout", "1s", "magnet:?xt=urn:btih:" + hash + "&x.pe=" + closed}, "--metadata-timeout"},
+		{[]string{"info", "--no-dht", "magnet:?xt=urn:btih:" + hash}, "no trackers (tr=) and no peers (x.pe=), and the DHT is off"},
+		{[]string{"info", "--no-dht", "magnet:?dn=nothing"}, "invalid magnet link: no info-hash"},
+		{[]string{"get", "--no-dht", "--port", "0", "magnet:?xt=urn:btih:" + hash + "&x.pe=bad"}, "invalid magnet link: x.pe=bad"},
+		{[]string{"info", "--no-dht", "--metadata-timeout", "1s", "magnet:?xt=urn:btih:" + hash + "&x.pe=" + closed}, "--metadata-timeout"},
 	} {
 		code, _, stderr := runBtfs(t, 30*time.Second, tc.args...)
 		if code != exitRuntime || !strings.Contains(stderr, tc.inStderr) {
@@ -255,7 +255,7 @@ func TestMagnetErrors(t *testing.T) {
 	requireFUSE(t)
 	for _, wait := range []bool{true, false} {
 		mnt := t.TempDir()
-		args := []string{"mount", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", t.TempDir(), "--metadata-timeout", "2s"}
+		args := []string{"mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", t.TempDir(), "--metadata-timeout", "2s"}
 		if wait {
 			args = append(args, "--wait-metadata")
 		}

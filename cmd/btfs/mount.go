@@ -8,11 +8,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/btfs/btfs/dht"
 	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/fs"
 	"github.com/btfs/btfs/internal/bytesize"
-	"github.com/btfs/btfs/magnet"
-	"github.com/btfs/btfs/metainfo"
 	"github.com/urfave/cli/v2"
 )
 
@@ -29,9 +28,10 @@ func mountCommand() *cli.Command {
 			"With no peer holding the data, a read waits (as media players prefer); --read-timeout turns\n" +
 			"a long wait into an I/O error, and the log says why.\n\n" +
 			"A magnet link mounts at once: the directory is empty (but for a hidden note, " + fs.PendingFile + ")\n" +
-			"until the metadata comes from the link's peers (x.pe) and the peers its trackers (tr) name; then\n" +
-			"the files appear. --wait-metadata mounts only once it is in. The metadata is kept in the cache,\n" +
-			"so a remount needs no peer for it.",
+			"until the metadata comes from the link's peers (x.pe) and the peers its trackers (tr) and the DHT\n" +
+			"name; then the files appear. --wait-metadata mounts only once it is in. The metadata is kept in\n" +
+			"the cache, so a remount needs no peer for it.\n\n" +
+			dhtHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "readahead", Value: "32MiB", Usage: "largest readahead `SIZE` per open file"},
 			&cli.DurationFlag{Name: "read-timeout", Usage: "fail a read with EIO after waiting `DUR` (0: wait)"},
@@ -69,15 +69,8 @@ func runMount(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var mi *metainfo.MetaInfo
-	var link *magnet.Link
-	if arg := c.Args().Get(0); isMagnet(arg) {
-		l, err := magnet.Parse(arg)
-		if err != nil {
-			return err
-		}
-		link = &l
-	} else if mi, err = metainfo.Load(arg); err != nil {
+	mi, link, err := loadTorrentArg(c.Args().Get(0))
+	if err != nil {
 		return err
 	}
 	mountpoint := c.Args().Get(1)
@@ -99,11 +92,19 @@ func runMount(c *cli.Context) error {
 		return err
 	}
 	defer ln.Close() // if the torrent never starts; otherwise closed already
+	var node *dht.Node
+	if mi == nil || !mi.Info.Private { // a private torrent never uses the DHT
+		if node, err = openDHT(c, log, ln.Port(), cacheState(c.String("cache-dir"))); err != nil {
+			return err
+		}
+		defer closeDHT(node) // once the engine and the metadata fetch have stopped (s.stop)
+		base = withDHT(base, node)
+	}
 	s := &mountSession{c: c, log: log, base: base, readahead: readahead, cache: cc, ln: ln, metrics: metrics,
 		mountpoint: mountpoint, started: time.Now()}
 	defer s.stop()
 	if link != nil {
-		if s.magnet, err = newMagnetFetch(*link, base.PeerID, ln.Port(), log); err != nil {
+		if s.magnet, err = newMagnetFetch(*link, base.PeerID, ln.Port(), node, log); err != nil {
 			return err
 		}
 		mi = cachedInfo(cc, *link, log)

@@ -41,12 +41,12 @@ func TestMountEndToEnd(t *testing.T) {
 		t.Fatalf("create: %s", stderr)
 	}
 	seedPort := testproc.FreePort(t)
-	seeder := testproc.Start(t, work, btfsBin, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), "-d", filepath.Join(work, "src"), torrent)
+	seeder := testproc.Start(t, work, btfsBin, "seed", "--no-dht", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), "-d", filepath.Join(work, "src"), torrent)
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
 
 	mnt := filepath.Join(work, "mnt")
 	os.Mkdir(mnt, 0o755)
-	mount := testproc.Start(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
+	mount := testproc.Start(t, work, btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", filepath.Join(work, "cache"), torrent, mnt)
 	waitFor(t, "the mount", 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
@@ -79,7 +79,7 @@ func TestMountEndToEnd(t *testing.T) {
 	if _, out, _ := btfs(t, "cache", "ls", "--cache-dir", filepath.Join(work, "cache")); !strings.Contains(out, "show") {
 		t.Fatalf("cache ls after the mount:\n%s", out)
 	}
-	remount := testproc.Start(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0",
+	remount := testproc.Start(t, work, btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", filepath.Join(work, "cache"), torrent, mnt)
 	waitFor(t, "the remount", 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
@@ -144,7 +144,7 @@ func TestStaleMount(t *testing.T) {
 	}
 	mnt := filepath.Join(work, "mnt")
 	os.Mkdir(mnt, 0o755)
-	args := []string{"mount", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", filepath.Join(work, "cache"), torrent, mnt}
+	args := []string{"mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", filepath.Join(work, "cache"), torrent, mnt}
 	first := testproc.Start(t, work, btfsBin, args...)
 	// Kill only once start-up is over: a server killed while it still holds
 	// a file of its own mount open (go-fuse's poll probe) deadlocks in exit.
@@ -179,7 +179,7 @@ func TestMountExitsWhenUnmountedButCopied(t *testing.T) {
 	torrent, _ := cachedTorrent(t, cacheDir, "copied.bin", "", 0, 1, 2, 3, 4, 5, 6, 7)
 	mnt := filepath.Join(work, "mnt")
 	os.Mkdir(mnt, 0o755)
-	mount := testproc.Start(t, work, btfsBin, "mount", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, torrent, mnt)
+	mount := testproc.Start(t, work, btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, torrent, mnt)
 	waitFor(t, "the mount", 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "copied.bin"))
 		return err == nil

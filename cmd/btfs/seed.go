@@ -17,10 +17,11 @@ func seedCommand() *cli.Command {
 		Usage:     "serve complete torrents to the swarm",
 		ArgsUsage: "FILE.torrent...",
 		Description: "Checks the data of each torrent under DIR (laid out as in the torrent, as 'btfs get' leaves it),\n" +
-			"then announces to the trackers and serves every peer that asks, on one port, until interrupted.\n" +
-			"Missing or wrong data is an error that names the first bad piece and its file.\n\n" +
+			"then announces to the trackers and the DHT and serves every peer that asks, on one port, until\n" +
+			"interrupted. Missing or wrong data is an error that names the first bad piece and its file.\n\n" +
 			"With --from-cache, serves instead the pieces the cache holds (what mounts have read), however\n" +
-			"few: the bitfield tells peers which. No data directory is needed.",
+			"few: the bitfield tells peers which. No data directory is needed.\n\n" +
+			dhtHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "data", Aliases: []string{"d"}, Value: ".", Usage: "the torrents' data lives under `DIR`"},
 			&cli.BoolFlag{Name: "from-cache", Usage: "serve the pieces in the cache (--cache-dir) instead of data files"},
@@ -52,23 +53,41 @@ func runSeed(c *cli.Context) error {
 			s.Close()
 		}
 	}()
+	// The torrents first: a bad one is reported before any network use.
+	mis := make([]*metainfo.MetaInfo, 0, c.NArg())
+	public := false
+	for _, path := range c.Args().Slice() {
+		mi, err := metainfo.Load(path)
+		if err != nil {
+			return err
+		}
+		mis = append(mis, mi)
+		public = public || !mi.Info.Private
+	}
 	ln, err := listen(c, log)
 	if err != nil {
 		return err
 	}
 	var cached *cache.Cache
+	state := portState(c, c.String("cache-dir"))
 	if c.Bool("from-cache") {
 		if cached, err = openCache(c); err != nil {
 			return err
 		}
 		defer cached.Close()
 		metrics.Register(newCacheCollector(cached))
+		state = cacheState(c.String("cache-dir"))
 	}
-	for _, path := range c.Args().Slice() {
-		mi, err := metainfo.Load(path)
+	if public { // private torrents never use the DHT
+		node, err := openDHT(c, log, ln.Port(), state)
 		if err != nil {
 			return err
 		}
+		defer closeDHT(node) // once the torrents have stopped
+		base = withDHT(base, node)
+	}
+	for i, mi := range mis {
+		path := c.Args().Get(i)
 		if cached != nil {
 			store := cached.Torrent(mi.InfoHash, &mi.Info)
 			have := store.Have()

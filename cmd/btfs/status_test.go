@@ -170,10 +170,10 @@ func startStatusSwarm(t *testing.T, metrics bool) *statusSwarm {
 	waitListening(t, trackerAddr)
 	s.run(t, "create", "-t", "http://"+trackerAddr+"/announce", "-l", "64KiB", "-o", s.torrent, s.src)
 	seedPort := testproc.FreePort(t)
-	testproc.StartEnv(t, s.env, s.work, btfsBin, withMetrics(&s.seedMetrics, "seed", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort),
+	testproc.StartEnv(t, s.env, s.work, btfsBin, withMetrics(&s.seedMetrics, "seed", "--no-dht", "--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort),
 		"-d", filepath.Join(s.work, "src"), s.torrent)...)
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
-	s.mount = testproc.StartEnv(t, s.env, s.work, btfsBin, withMetrics(&s.mountMetrics, "mount", "--listen", "127.0.0.1", "--port", "0",
+	s.mount = testproc.StartEnv(t, s.env, s.work, btfsBin, withMetrics(&s.mountMetrics, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", filepath.Join(s.work, "cache"), s.torrent, s.mnt)...)
 	waitFor(t, "the mount's control socket", 20*time.Second, func() bool {
 		_, ok := s.status(t)

@@ -21,20 +21,24 @@ const defaultPort = 6881
 
 // Flags shared by the commands that join a swarm.
 func swarmFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.IntFlag{Name: "port", Value: defaultPort, Usage: "TCP `PORT` for incoming peers (0: any free port; a busy default falls back to any)"},
 		&cli.StringFlag{Name: "listen", Value: "", Usage: "listen on this IP `ADDR` only (e.g. 127.0.0.1)"},
 		&cli.IntFlag{Name: "max-peers", Value: fetch.DefaultMaxPeers, Usage: "connections per torrent"},
 		&cli.StringFlag{Name: "max-download-rate", Value: "0", Usage: "download at most `SIZE` per second in all (1MiB, 500K; 0: no limit)"},
 		&cli.StringFlag{Name: "max-upload-rate", Value: "0", Usage: "upload at most `SIZE` per second in all (0: no limit)"},
-	}
+	}, dhtFlags()...)
 }
 
 // swarmConfig is the part of fetch.Config that every torrent of a command
-// shares: our identity, the limits (one for all torrents). Commands call it
-// before any slow work, so that a bad flag is reported at once.
+// shares: our identity, the limits (one for all torrents); the DHT node is
+// added once it runs (withDHT). Commands call it before any slow work, so
+// that a bad flag is reported at once.
 func swarmConfig(c *cli.Context, log *slog.Logger) (fetch.Config, error) {
 	cfg := fetch.Config{PeerID: newPeerID(), MaxPeers: c.Int("max-peers"), Logger: log}
+	if _, err := dhtBootstrap(c); err != nil {
+		return cfg, err
+	}
 	for _, l := range []struct {
 		flag string
 		dst  **rate.Limiter

@@ -2,7 +2,8 @@
 // a tracker (tracker.Server behind httptest) and any number of seeders and
 // leechers, each a fetch.Torrent with its own files (filestore) and its own
 // fetch.Listener. Nodes are never told about each other: they announce to the
-// tracker and find each other only through its answers, as real peers do.
+// tracker and find each other only through its answers (and PEX), as real
+// peers do. They use no DHT (fetch.Config.DHT is nil).
 //
 // Everything a swarm starts is stopped when the test ends (nodes first, so
 // their "stopped" announces still reach the tracker).
