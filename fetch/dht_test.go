@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"github.com/btfs/btfs/internal/wait"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -81,7 +82,7 @@ func TestDHTAnnouncesAndAnswersPort(t *testing.T) {
 	}
 	p.send(wire.Message{ID: wire.Port, Port: 7001}, wire.Message{ID: wire.Port, Port: 7002}) // once per connection
 	want := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:7001")}
-	waitFor(t, "the ping of the peer's node", func() bool { _, pinged := dht.calls(); return len(pinged) > 0 })
+	wait.For(t, "the ping of the peer's node", 10*time.Second, func() bool { _, pinged := dht.calls(); return len(pinged) > 0 })
 	time.Sleep(50 * time.Millisecond)
 	if _, pinged := dht.calls(); !slices.Equal(pinged, want) {
 		t.Fatalf("pinged %v, want %v", pinged, want)

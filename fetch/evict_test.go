@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/btfs/btfs/internal/wait"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -134,7 +135,7 @@ func TestEvictedPiecesAreFetchedAgain(t *testing.T) {
 			readAndCompare(t, r, data, 100, 1000)
 			store.drop(0, signal)
 			if signal { // the engine forgets the piece by itself
-				waitFor(t, "the engine to forget piece 0", func() bool { return !mounter.t.have.has(0) })
+				wait.For(t, "the engine to forget piece 0", 10*time.Second, func() bool { return !mounter.t.have.has(0) })
 			}
 			readAndCompare(t, r, data, 100, 1000)
 			if w := store.writesOf(0); w != 2 {
@@ -158,7 +159,7 @@ func TestEvictedPiecesAreNotPrefetchedAgain(t *testing.T) {
 	n.t.AddPeers(context.Background(), []netip.AddrPort{seeder.addr})
 	waitDone(t, n, 30*time.Second)
 	store.drop(3, true)
-	waitFor(t, "the engine to forget piece 3", func() bool { return !n.t.have.has(3) })
+	wait.For(t, "the engine to forget piece 3", 10*time.Second, func() bool { return !n.t.have.has(3) })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var pr picker.Priority
@@ -201,16 +202,4 @@ func TestFullStorageFailsReads(t *testing.T) {
 	}
 	store.setFull(false)
 	readAndCompare(t, r, data, 200<<10, 100)
-}
-
-// waitFor polls cond until it holds, failing the test after 10 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

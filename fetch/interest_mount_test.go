@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"github.com/btfs/btfs/internal/wait"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -26,7 +27,7 @@ func TestMountStaysInterested(t *testing.T) {
 	readAndCompare(t, r, data, 8<<20, 1000)
 
 	var idle, interested bool
-	waitFor(t, "the mount's requests to drain", func() bool {
+	wait.For(t, "the mount's requests to drain", 10*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		mounter.t.do(ctx, func() {

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"github.com/btfs/btfs/internal/wait"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -48,7 +49,7 @@ func TestLateUrgentBlocksMoveToAnotherPeer(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "the two silent peers", func() bool {
+	wait.For(t, "the two silent peers", 10*time.Second, func() bool {
 		s, err := mounter.t.Stats(context.Background())
 		return err == nil && s.Peers == 2
 	})

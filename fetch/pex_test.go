@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"errors"
+	"github.com/btfs/btfs/internal/wait"
 	"io"
 	"net/netip"
 	"slices"
@@ -75,11 +76,11 @@ func TestPexIntroducesPeers(t *testing.T) {
 	b := startNode(t, mi, src, true, fastPex)
 	a := startNode(t, mi, t.TempDir(), false, func(c *Config) { fastPex(c); c.WantAll = false })
 	a.t.AddPeers(context.Background(), []netip.AddrPort{b.addr})
-	waitFor(t, "A to connect to B", func() bool { return connected(a, b.t.cfg.PeerID) })
+	wait.For(t, "A to connect to B", 10*time.Second, func() bool { return connected(a, b.t.cfg.PeerID) })
 
 	c := startNode(t, mi, t.TempDir(), false, fastPex)
 	c.t.AddPeers(context.Background(), []netip.AddrPort{a.addr})
-	waitFor(t, "C to connect to B, which only PEX named", func() bool { return connected(c, b.t.cfg.PeerID) })
+	wait.For(t, "C to connect to B, which only PEX named", 10*time.Second, func() bool { return connected(c, b.t.cfg.PeerID) })
 	waitDone(t, c, 30*time.Second)
 }
 
@@ -92,10 +93,10 @@ func TestPexMessageLists(t *testing.T) {
 	b := startNode(t, mi, src, true, fastPex)
 	a := startNode(t, mi, t.TempDir(), false, fastPex)
 	a.t.AddPeers(context.Background(), []netip.AddrPort{b.addr})
-	waitFor(t, "A to connect to B", func() bool { return connected(a, b.t.cfg.PeerID) })
+	wait.For(t, "A to connect to B", 10*time.Second, func() bool { return connected(a, b.t.cfg.PeerID) })
 	d := startNode(t, mi, t.TempDir(), false, func(c *Config) { fastPex(c); c.MaxPeers, c.WantAll = 1, false })
 	d.t.AddPeers(context.Background(), []netip.AddrPort{a.addr})
-	waitFor(t, "A to accept D", func() bool { return connected(a, d.t.cfg.PeerID) })
+	wait.For(t, "A to accept D", 10*time.Second, func() bool { return connected(a, d.t.cfg.PeerID) })
 
 	x, _, hs := dialExtendedPeer(t, a, mi, wire.DefaultReserved(), map[string]int{wire.PexExtension: testPexID}, 0)
 	if hs.M[wire.PexExtension] != pexLocalID {
@@ -150,7 +151,7 @@ func TestPexIncomingLimits(t *testing.T) {
 	}
 	first := netip.MustParseAddrPort("127.0.0.1:9")
 	x.send(pexMsg(9))
-	waitFor(t, "the PEX peer to become a candidate", func() bool { return slices.Contains(candidates(), first) })
+	wait.For(t, "the PEX peer to become a candidate", 10*time.Second, func() bool { return slices.Contains(candidates(), first) })
 	x.send(pexMsg(10))
 	time.Sleep(100 * time.Millisecond)
 	if got := candidates(); len(got) != 1 {

@@ -3,6 +3,7 @@ package fetch
 import (
 	"context"
 	"fmt"
+	"github.com/btfs/btfs/internal/wait"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -60,7 +61,7 @@ func TestSeekCancelsStaleReadahead(t *testing.T) {
 
 	limit.SetLimit(rate.Inf)
 	last := mi.Info.NumPieces() - 1
-	waitFor(t, "the file's last piece (its tail)", func() bool { return mounter.t.have.has(last) })
+	wait.For(t, "the file's last piece (its tail)", 10*time.Second, func() bool { return mounter.t.have.has(last) })
 	if mounter.t.have.has(5 << 4) { // 5 MiB: neither head, tail, nor near a read
 		t.Fatal("a piece nobody asked for was fetched")
 	}

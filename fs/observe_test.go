@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"github.com/btfs/btfs/internal/wait"
 	"os"
 	"path/filepath"
 	"sync"
@@ -94,7 +95,7 @@ func TestOpenFiles(t *testing.T) {
 		t.Fatalf("one file open, read at 200000: %+v", files)
 	}
 	f.Close()
-	waitFor(t, "the handle to be released", func() bool { return len(m.OpenFiles()) == 0 })
+	wait.For(t, "the handle to be released", 10*time.Second, func() bool { return len(m.OpenFiles()) == 0 })
 
 	dir, m = mountM(t, info, &aheadSource{memSource{data: data}}, Options{})
 	f, err = os.Open(filepath.Join(dir, "album", "cover", "front.jpg"))
@@ -104,17 +105,5 @@ func TestOpenFiles(t *testing.T) {
 	defer f.Close()
 	if files := m.OpenFiles(); len(files) != 1 || files[0] != (OpenFile{Path: "album/cover/front.jpg", Pos: 1234, Readahead: 5678}) {
 		t.Fatalf("a reader that reports its readahead: %+v", files)
-	}
-}
-
-// waitFor polls cond for up to 10 seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -3,6 +3,7 @@ package tracker
 import (
 	"context"
 	"errors"
+	"github.com/btfs/btfs/internal/wait"
 	"slices"
 	"sync"
 	"testing"
@@ -65,7 +66,7 @@ func (f *fakeClient) snapshot() []fakeCall {
 
 func (f *fakeClient) waitCalls(t *testing.T, n int) []fakeCall {
 	t.Helper()
-	waitFor(t, "announces", func() bool { return len(f.snapshot()) >= n })
+	wait.For(t, "announces", 10*time.Second, func() bool { return len(f.snapshot()) >= n })
 	return f.snapshot()
 }
 

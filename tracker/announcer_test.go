@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"errors"
+	"github.com/btfs/btfs/internal/wait"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -20,7 +21,7 @@ func TestAnnouncerTiers(t *testing.T) {
 	if got := eventsOf(calls); !slices.Equal(got, []Event{EventStarted, EventStarted, EventStarted}) {
 		t.Errorf("first round events %v", got)
 	}
-	waitFor(t, "status", func() bool { return a.Status().Tracker == "c" })
+	wait.For(t, "status", 10*time.Second, func() bool { return a.Status().Tracker == "c" })
 	a.NeedPeers()
 	calls = f.waitCalls(t, 4)
 	if calls[3].url != "c" || calls[3].req.Event != EventNone {
@@ -32,7 +33,7 @@ func TestAnnouncerTiers(t *testing.T) {
 	if got := urlsOf(calls[4:]); !slices.Equal(got, []string{"c", "a", "b", "d"}) {
 		t.Errorf("third round %v", got)
 	}
-	waitFor(t, "status", func() bool { return a.Status().Tracker == "d" })
+	wait.For(t, "status", 10*time.Second, func() bool { return a.Status().Tracker == "d" })
 	a.NeedPeers()
 	calls = f.waitCalls(t, 12)
 	if got := urlsOf(calls[8:12]); !slices.Equal(got, []string{"c", "a", "b", "d"}) {
@@ -94,7 +95,7 @@ func TestAnnouncerEvents(t *testing.T) {
 		OnPeers:  func(p []Peer) { got.Add(int32(len(p))) },
 	})
 	f.waitCalls(t, 1)
-	waitFor(t, "peers", func() bool { return got.Load() == 2 })
+	wait.For(t, "peers", 10*time.Second, func() bool { return got.Load() == 2 })
 	st := a.Status()
 	if st.Tracker != "a" || st.Seeders != 4 || st.Leechers != 5 || st.Warning != "hi" || st.Peers != 2 ||
 		st.Interval != time.Hour || st.Err != nil || st.NextAnnounce.Before(st.LastAnnounce.Add(59*time.Minute)) ||
@@ -128,7 +129,7 @@ func TestAnnouncerCompletedAtStop(t *testing.T) {
 			f := &fakeClient{resp: AnnounceResponse{Interval: time.Hour}, hangCompleted: tt.hang}
 			a, stop := runAnnouncer(t, AnnouncerOptions{Trackers: [][]string{{"a"}}, Client: f})
 			f.waitCalls(t, 1)
-			waitFor(t, "started to get through", func() bool { return a.Status().Tracker == "a" })
+			wait.For(t, "started to get through", 10*time.Second, func() bool { return a.Status().Tracker == "a" })
 			a.Completed()
 			if tt.hang > 0 {
 				f.waitCalls(t, 2) // the completed announce is in flight
@@ -150,7 +151,7 @@ func TestAnnouncerCompletedBeforeStarted(t *testing.T) {
 	f.waitCalls(t, 1)
 	a.Completed()
 	f.setFailing()
-	waitFor(t, "completed", func() bool {
+	wait.For(t, "completed", 10*time.Second, func() bool {
 		calls := f.snapshot()
 		return calls[len(calls)-1].req.Event == EventCompleted
 	})
@@ -165,7 +166,7 @@ func TestAnnouncerMinInterval(t *testing.T) {
 	f := &fakeClient{resp: AnnounceResponse{Interval: time.Hour, MinInterval: 80 * time.Millisecond}}
 	a, _ := runAnnouncer(t, AnnouncerOptions{Trackers: [][]string{{"a"}}, Client: f, MinWait: time.Millisecond})
 	f.waitCalls(t, 1)
-	waitFor(t, "status", func() bool { return a.Status().Tracker == "a" })
+	wait.For(t, "status", 10*time.Second, func() bool { return a.Status().Tracker == "a" })
 	a.NeedPeers()
 	calls := f.waitCalls(t, 2)
 	if gap := calls[1].at.Sub(calls[0].at); gap < 80*time.Millisecond {
@@ -259,7 +260,7 @@ func TestAnnouncerEndToEnd(t *testing.T) {
 		})
 		as = append(as, a)
 	}
-	waitFor(t, "first announces", func() bool { return as[0].Status().Tracker != "" && as[1].Status().Tracker != "" })
+	wait.For(t, "first announces", 10*time.Second, func() bool { return as[0].Status().Tracker != "" && as[1].Status().Tracker != "" })
 	as[0].NeedPeers() // the first may have announced alone
 	select {
 	case p := <-saw[0]:

@@ -3,6 +3,7 @@ package tracker
 import (
 	"context"
 	"errors"
+	"github.com/btfs/btfs/internal/wait"
 	"net"
 	"net/netip"
 	"strings"
@@ -185,7 +186,7 @@ func TestClientUDPTimeouts(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no reply after 3 tries") {
 		t.Errorf("error %v", err)
 	}
-	waitFor(t, "three tries to arrive", func() bool { return got.Load() == 3 })
+	wait.For(t, "three tries to arrive", 10*time.Second, func() bool { return got.Load() == 3 })
 
 	c = NewClient(ClientOptions{UDPTimeout: time.Hour})
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)

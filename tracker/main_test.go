@@ -33,18 +33,6 @@ func checkLeaks(t *testing.T) {
 	leakcheck.Check(t, leakMarkers...)
 }
 
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // fakeClock is a settable clock for expiry tests.
 type fakeClock struct{ ns atomic.Int64 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/btfs/btfs/internal/testproc"
+	"github.com/btfs/btfs/internal/wait"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -158,7 +159,7 @@ func TestSeedFromCache(t *testing.T) {
 	testproc.Start(t, work, btfsBin, "seed", "--no-dht", "--from-cache", "--cache-dir", cacheDir,
 		"--listen", "127.0.0.1", "--port", fmt.Sprint(seedPort), torrent)
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
-	waitFor(t, "the seeder's announce", 10*time.Second, func() bool { return trackerSeeders(trackerAddr) == 1 })
+	wait.For(t, "the seeder's announce", 10*time.Second, func() bool { return trackerSeeders(trackerAddr) == 1 })
 
 	out := filepath.Join(work, "out")
 	if code, _, stderr := btfs(t, "get", "--no-dht", "-o", out, "--listen", "127.0.0.1", "--port", "0", torrent); code != exitOK {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/btfs/btfs/internal/wait"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -72,7 +73,7 @@ func TestDHTMagnetMount(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	seedAP := netip.MustParseAddrPort(s.seedAddr)
-	waitFor(t, "the seeder's announce to reach the DHT", 30*time.Second, func() bool {
+	wait.For(t, "the seeder's announce to reach the DHT", 30*time.Second, func() bool {
 		var found []netip.AddrPort
 		nodes[0].Lookup(ctx, s.mi.InfoHash, 0, func(ps []netip.AddrPort) { found = append(found, ps...) })
 		return slices.Contains(found, seedAP)
@@ -86,7 +87,7 @@ func TestDHTMagnetMount(t *testing.T) {
 	link := "magnet:?xt=urn:btih:" + s.mi.InfoHash.String()
 	mount := testproc.StartEnv(t, env, s.work, btfsBin, "-v", "mount", "--dht-bootstrap", bootstrap, "--listen", "127.0.0.1",
 		"--port", "0", "--cache-dir", cacheDir, link, mnt)
-	waitFor(t, "the files to appear", 60*time.Second, func() bool {
+	wait.For(t, "the files to appear", 60*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
 		return err == nil
 	})

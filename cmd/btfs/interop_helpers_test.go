@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/btfs/btfs/internal/testproc"
+	"github.com/btfs/btfs/internal/wait"
 	"io"
 	"maps"
 	"math/rand/v2"
@@ -106,7 +107,7 @@ type trackerURLs struct {
 // also works unprivileged, where it only changes into the directory).
 func startOpentracker(t *testing.T, port int, hashes ...metainfo.Hash) trackerURLs {
 	t.Helper()
-	bin := requireTool(t, "opentracker")
+	bin := testproc.RequireTool(t, "opentracker")
 	dir := t.TempDir()
 	probe := metainfo.Hash{0xff, 'p', 'r', 'o', 'b', 'e'}
 	var list strings.Builder
@@ -132,7 +133,7 @@ func startOpentracker(t *testing.T, port int, hashes ...metainfo.Hash) trackerUR
 	c := tracker.NewClient(tracker.ClientOptions{UDPTimeout: time.Second, UDPRetries: 1})
 	for _, url := range []string{urls.http, urls.udp} {
 		var err error
-		waitFor(t, "opentracker to serve "+url, interopStartup, func() bool {
+		wait.For(t, "opentracker to serve "+url, interopStartup, func() bool {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_, err = c.Announce(ctx, url, tracker.AnnounceRequest{InfoHash: probe, PeerID: labPeerID("-GO0001-probe"), Port: 1, Event: tracker.EventStopped})
@@ -193,7 +194,7 @@ func startAria2(t *testing.T, torrent, dir string, extra ...string) *testproc.Pr
 // address to a peer directly); torrent may be a magnet link.
 func startAria2At(t *testing.T, port int, torrent, dir string, extra ...string) *testproc.Proc {
 	t.Helper()
-	bin := requireTool(t, "aria2c")
+	bin := testproc.RequireTool(t, "aria2c")
 	args := []string{
 		"--no-conf", "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
 		"--disable-ipv6=true", "--interface=127.0.0.1", "--listen-port=" + strconv.Itoa(port),
@@ -211,7 +212,7 @@ func startAria2At(t *testing.T, port int, torrent, dir string, extra ...string) 
 // announce then says left=0.
 func startTransmission(t *testing.T, torrent, dir string, port int, seed bool) *testproc.Proc {
 	t.Helper()
-	bin := requireTool(t, "transmission-cli")
+	bin := testproc.RequireTool(t, "transmission-cli")
 	cfg := t.TempDir()
 	settings, err := json.Marshal(map[string]any{
 		"dht-enabled": false, "lpd-enabled": false, "pex-enabled": false, "utp-enabled": false,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"github.com/btfs/btfs/internal/wait"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -22,7 +23,7 @@ import (
 func TestInteropMagnetMountFromAria2(t *testing.T) {
 	requireFUSE(t)
 	for _, tool := range []string{"aria2c", "sha1sum", "fusermount3"} {
-		requireTool(t, tool)
+		testproc.RequireTool(t, tool)
 	}
 	clearProxies(t)
 	seedDir := t.TempDir()
@@ -43,7 +44,7 @@ func TestInteropMagnetMountFromAria2(t *testing.T) {
 	mount := testproc.Start(t, t.TempDir(), btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", t.TempDir(), link, mnt)
 	root := filepath.Join(mnt, mi.Info.Name)
-	waitFor(t, "the files of the magnet link to appear", interopTransfer, func() bool {
+	wait.For(t, "the files of the magnet link to appear", interopTransfer, func() bool {
 		select {
 		case <-mount.Done():
 			t.Fatalf("btfs mount exited: %v\n%s", mount.Err(), mount.Output())
@@ -68,7 +69,7 @@ func TestInteropMagnetMountFromAria2(t *testing.T) {
 // btfs tracker, as many do, hands seeders no seeders.)
 func TestInteropAria2MagnetFromBtfsSeed(t *testing.T) {
 	for _, tool := range []string{"aria2c", "opentracker"} {
-		requireTool(t, tool)
+		testproc.RequireTool(t, tool)
 	}
 	clearProxies(t)
 	work := t.TempDir()

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"github.com/btfs/btfs/internal/testproc"
+	"github.com/btfs/btfs/internal/wait"
 	"io/fs"
 	"maps"
 	"os"
@@ -37,7 +38,7 @@ var interopMountFiles = map[string]int64{
 func TestInteropMount(t *testing.T) {
 	requireFUSE(t)
 	for _, tool := range []string{"mktorrent", "aria2c", "opentracker", "sha1sum", "fusermount3"} {
-		requireTool(t, tool)
+		testproc.RequireTool(t, tool)
 	}
 	clearProxies(t)
 
@@ -63,7 +64,7 @@ func TestInteropMount(t *testing.T) {
 	mnt := t.TempDir()
 	mount := testproc.Start(t, t.TempDir(), btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", t.TempDir(), torrent, mnt)
-	waitFor(t, "btfs mount to mount", interopStartup, func() bool {
+	wait.For(t, "btfs mount to mount", interopStartup, func() bool {
 		select {
 		case <-mount.Done():
 			t.Fatalf("btfs mount exited: %v\n%s", mount.Err(), mount.Output())
@@ -131,7 +132,7 @@ func sha1sum(t *testing.T, dir string, files []string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), interopTransfer)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, requireTool(t, "sha1sum"), append([]string{"--"}, files...)...)
+	cmd := exec.CommandContext(ctx, testproc.RequireTool(t, "sha1sum"), append([]string{"--"}, files...)...)
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {

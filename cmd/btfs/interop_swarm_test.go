@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"github.com/btfs/btfs/internal/testproc"
+	"github.com/btfs/btfs/internal/wait"
 	"maps"
 	"os"
 	"path/filepath"
@@ -43,7 +44,7 @@ type interopSwarm struct {
 
 func newInteropSwarm(t *testing.T, pieceLength string) *interopSwarm {
 	t.Helper()
-	requireTool(t, "opentracker")
+	testproc.RequireTool(t, "opentracker")
 	clearProxies(t)
 	s := &interopSwarm{t: t, src: t.TempDir()}
 	root := filepath.Join(s.src, "content")
@@ -175,12 +176,12 @@ func TestInteropTransmissionFromSeed(t *testing.T) {
 	tr := s.transmission(dir, false)
 	s.waitPeers(0, 1)
 	s.btfsSeed()
-	waitFor(t, "transmission-cli to complete", interopTransfer, func() bool {
+	wait.For(t, "transmission-cli to complete", interopTransfer, func() bool {
 		return strings.Contains(tr.Output(), "Seeding")
 	})
 	// Transmission writes through a cache of its own: give it a moment to
 	// flush what it verified before the files are judged.
-	waitFor(t, "transmission-cli's files to match", interopStartup, func() bool {
+	wait.For(t, "transmission-cli's files to match", interopStartup, func() bool {
 		return len(s.differences(dir)) == 0
 	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"github.com/btfs/btfs/internal/testproc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,20 +13,6 @@ import (
 	"strings"
 	"testing"
 )
-
-// requireTool finds a third-party program. scripts/test.sh installs them and
-// sets BTFS_REQUIRE_INTEROP, so in CI a missing tool fails instead of skipping.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("BTFS_REQUIRE_INTEROP") != "" {
-			t.Fatalf("%s is not installed (scripts/test.sh installs it)", name)
-		}
-		t.Skipf("%s is not installed; run scripts/test.sh to install the interop tools", name)
-	}
-	return p
-}
 
 // fixtures are content trees the interop tests make torrents of.
 var fixtures = map[string]map[string]int{
@@ -69,7 +56,7 @@ var fileLine = regexp.MustCompile(`^  (.*) \([0-9.]+ [kMGT]?B\)$`)
 
 func transmissionShow(t *testing.T, torrent string) shown {
 	t.Helper()
-	out, err := exec.Command(requireTool(t, "transmission-show"), torrent).CombinedOutput()
+	out, err := exec.Command(testproc.RequireTool(t, "transmission-show"), torrent).CombinedOutput()
 	if err != nil {
 		t.Fatalf("transmission-show: %v\n%s", err, out)
 	}
@@ -127,7 +114,7 @@ func foreignTorrent(t *testing.T, src, tool string, args ...string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), tool+".torrent")
 	args = append(args, "-o", out, src)
-	if msg, err := exec.Command(requireTool(t, tool), args...).CombinedOutput(); err != nil {
+	if msg, err := exec.Command(testproc.RequireTool(t, tool), args...).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", tool, err, msg)
 	}
 	return out

@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/btfs/btfs/internal/testproc"
+	"github.com/btfs/btfs/internal/wait"
 	"io"
 	"maps"
 	"net/http"
@@ -54,7 +55,7 @@ const labTransferTimeout = 45 * time.Second
 // that know each other only through `btfs tracker` over HTTP; the leecher
 // gets every byte, and the tracker counts its completed download.
 func TestInteropAria2ThroughBtfsTracker(t *testing.T) {
-	requireTool(t, "aria2c")
+	testproc.RequireTool(t, "aria2c")
 	t.Parallel()
 	l := newTrackerLab(t)
 	tr := l.startBtfsTracker()
@@ -79,7 +80,7 @@ func TestInteropAria2ThroughBtfsTracker(t *testing.T) {
 	l.sameContent(filepath.Join(dst, "movie.bin"), sum)
 	// Two started, one completed: the announces /stats counts (it is up to a
 	// second stale, hence the wait).
-	waitFor(t, "/stats to count the announces", 5*time.Second, func() bool {
+	wait.For(t, "/stats to count the announces", 5*time.Second, func() bool {
 		st, err := l.btfsStats(tr)
 		return err == nil && st.Announces >= 3 && st.Errors == 0 && st.Torrents == 1
 	})
@@ -90,7 +91,7 @@ func TestInteropAria2ThroughBtfsTracker(t *testing.T) {
 // `btfs get`. The tracker must have stored transmission's announce as it
 // sent it (peer id, port, seeder) for the leecher to find it.
 func TestInteropTransmissionThroughBtfsTracker(t *testing.T) {
-	requireTool(t, "transmission-cli")
+	testproc.RequireTool(t, "transmission-cli")
 	tests := []struct {
 		proto   string
 		leecher string // aria2c speaks only HTTP to trackers here; see the top of the file
@@ -101,7 +102,7 @@ func TestInteropTransmissionThroughBtfsTracker(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.proto, func(t *testing.T) {
 			if tt.leecher == "aria2c" {
-				requireTool(t, "aria2c")
+				testproc.RequireTool(t, "aria2c")
 			}
 			t.Parallel()
 			l := newTrackerLab(t)
@@ -151,7 +152,7 @@ func TestInteropTransmissionThroughBtfsTracker(t *testing.T) {
 // client: each peer gets the other back, and the counts (seeders, leechers,
 // downloads) agree with what the peers said.
 func TestInteropTrackersAgree(t *testing.T) {
-	requireTool(t, "opentracker")
+	testproc.RequireTool(t, "opentracker")
 	t.Parallel()
 	l := newTrackerLab(t)
 	hashes := map[string]metainfo.Hash{"http": {1, 'h'}, "udp": {1, 'u'}}
@@ -229,7 +230,7 @@ func trackerAnnounceScript(t *testing.T, url string, hash metainfo.Hash) {
 // TestInteropBtfsThroughOpentracker: `btfs seed` and `btfs get` find each
 // other through opentracker, over HTTP and over UDP.
 func TestInteropBtfsThroughOpentracker(t *testing.T) {
-	requireTool(t, "opentracker")
+	testproc.RequireTool(t, "opentracker")
 	t.Parallel()
 	l := newTrackerLab(t)
 	port := testproc.FreePort(t)
@@ -328,7 +329,7 @@ func (l *trackerLab) startBtfsTracker() trackerURLs {
 	p := testproc.Start(l.t, l.root, btfsBin, "tracker", "--listen", addr, "--udp", addr)
 	waitListening(l.t, addr)
 	// The UDP socket opens after the TCP one; the line says it is bound.
-	waitFor(l.t, "the tracker's UDP socket", 10*time.Second, func() bool { return strings.Contains(p.Output(), "udp://"+addr) })
+	wait.For(l.t, "the tracker's UDP socket", 10*time.Second, func() bool { return strings.Contains(p.Output(), "udp://"+addr) })
 	return trackerURLs{http: "http://" + addr + "/announce", udp: "udp://" + addr, base: "http://" + addr}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/btfs/btfs/internal/wait"
 	"maps"
 	"net/url"
 	"os"
@@ -66,7 +67,7 @@ func (s *magnetSwarm) startSeeder(t *testing.T) {
 		"-d", s.src, filepath.Join(s.work, "show.torrent"))
 	s.seeder.WaitListening(t, s.seedAddr, 20*time.Second)
 	if s.trackerAddr != "" {
-		waitFor(t, "the seeder to announce", 20*time.Second, func() bool { return trackerSeeders(s.trackerAddr) == 1 })
+		wait.For(t, "the seeder to announce", 20*time.Second, func() bool { return trackerSeeders(s.trackerAddr) == 1 })
 	}
 }
 
@@ -145,7 +146,7 @@ func TestMagnetMount(t *testing.T) {
 	os.Mkdir(mnt, 0o755)
 	mountArgs := []string{"mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, s.link(), mnt}
 	mount := testproc.Start(t, s.work, btfsBin, mountArgs...)
-	waitFor(t, "the mount", 20*time.Second, func() bool { return strings.Contains(mount.Output(), "msg=mounted") })
+	wait.For(t, "the mount", 20*time.Second, func() bool { return strings.Contains(mount.Output(), "msg=mounted") })
 
 	start := time.Now()
 	entries, err := os.ReadDir(mnt)
@@ -158,7 +159,7 @@ func TestMagnetMount(t *testing.T) {
 	}
 
 	s.startSeeder(t)
-	waitFor(t, "the files to appear", 40*time.Second, func() bool {
+	wait.For(t, "the files to appear", 40*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
 		return err == nil
 	})
@@ -176,7 +177,7 @@ func TestMagnetMount(t *testing.T) {
 	s.seeder.Stop()
 	s.tracker.Stop()
 	remount := testproc.Start(t, s.work, btfsBin, mountArgs...)
-	waitFor(t, "the remount to list the files", 20*time.Second, func() bool {
+	wait.For(t, "the remount to list the files", 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
 		return err == nil
 	})
@@ -212,7 +213,7 @@ func TestMagnetInfo(t *testing.T) {
 		!strings.Contains(out, "episode1.mkv") || !strings.Contains(out, "en.srt") {
 		t.Fatalf("info of the magnet link: exit %d\n%s%s", code, out, stderr)
 	}
-	waitFor(t, "the tracker to forget the fetch", 10*time.Second, func() bool {
+	wait.For(t, "the tracker to forget the fetch", 10*time.Second, func() bool {
 		st, ok := trackerStats(s.trackerAddr)
 		return ok && st.Seeders == 1 && st.Leechers == 0
 	})

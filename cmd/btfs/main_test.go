@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/btfs/btfs/internal/wait"
 	"net"
 	"os"
 	"os/exec"
@@ -30,22 +31,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // waitListening waits until something accepts TCP connections on addr.
 func waitListening(t *testing.T, addr string) {
 	t.Helper()
-	waitFor(t, addr+" to listen", 10*time.Second, func() bool {
+	wait.For(t, addr+" to listen", 10*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/btfs/btfs/internal/testproc"
+	"github.com/btfs/btfs/internal/wait"
 	"io"
 	"net/http"
 	"os"
@@ -48,7 +49,7 @@ func TestMountEndToEnd(t *testing.T) {
 	os.Mkdir(mnt, 0o755)
 	mount := testproc.Start(t, work, btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", filepath.Join(work, "cache"), torrent, mnt)
-	waitFor(t, "the mount", 20*time.Second, func() bool {
+	wait.For(t, "the mount", 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
 		return err == nil
 	})
@@ -68,7 +69,7 @@ func TestMountEndToEnd(t *testing.T) {
 		t.Fatalf("mount log:\n%s", out)
 	}
 	// The mount said "stopped": the tracker is left with the seeder alone.
-	waitFor(t, "the tracker to forget the mount", 10*time.Second, func() bool {
+	wait.For(t, "the tracker to forget the mount", 10*time.Second, func() bool {
 		s, ok := trackerStats(trackerAddr)
 		return ok && s.Seeders == 1 && s.Leechers == 0
 	})
@@ -81,7 +82,7 @@ func TestMountEndToEnd(t *testing.T) {
 	}
 	remount := testproc.Start(t, work, btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", filepath.Join(work, "cache"), torrent, mnt)
-	waitFor(t, "the remount", 20*time.Second, func() bool {
+	wait.For(t, "the remount", 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "show", "notes.txt"))
 		return err == nil
 	})
@@ -148,7 +149,7 @@ func TestStaleMount(t *testing.T) {
 	first := testproc.Start(t, work, btfsBin, args...)
 	// Kill only once start-up is over: a server killed while it still holds
 	// a file of its own mount open (go-fuse's poll probe) deadlocks in exit.
-	waitFor(t, "the mount", 20*time.Second, func() bool { return strings.Contains(first.Output(), "msg=mounted") })
+	wait.For(t, "the mount", 20*time.Second, func() bool { return strings.Contains(first.Output(), "msg=mounted") })
 	first.Kill()
 
 	code, _, stderr := btfs(t, args...)
@@ -180,12 +181,12 @@ func TestMountExitsWhenUnmountedButCopied(t *testing.T) {
 	mnt := filepath.Join(work, "mnt")
 	os.Mkdir(mnt, 0o755)
 	mount := testproc.Start(t, work, btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, torrent, mnt)
-	waitFor(t, "the mount", 20*time.Second, func() bool {
+	wait.For(t, "the mount", 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(mnt, "copied.bin"))
 		return err == nil
 	})
 	holder := testproc.Start(t, work, unshare, "-m", "--propagation", "private", "sleep", "120")
-	waitFor(t, "the copied mount namespace", 10*time.Second, func() bool {
+	wait.For(t, "the copied mount namespace", 10*time.Second, func() bool {
 		// unshare execs sleep once the namespace is made.
 		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", holder.Pid()))
 		return err == nil && strings.TrimSpace(string(comm)) == "sleep"

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/btfs/btfs/internal/testproc"
+	"github.com/btfs/btfs/internal/wait"
 	"io"
 	"log/slog"
 	"net"
@@ -175,7 +176,7 @@ func startStatusSwarm(t *testing.T, metrics bool) *statusSwarm {
 	waitListening(t, fmt.Sprintf("127.0.0.1:%d", seedPort))
 	s.mount = testproc.StartEnv(t, s.env, s.work, btfsBin, withMetrics(&s.mountMetrics, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
 		"--cache-dir", filepath.Join(s.work, "cache"), s.torrent, s.mnt)...)
-	waitFor(t, "the mount's control socket", 20*time.Second, func() bool {
+	wait.For(t, "the mount's control socket", 20*time.Second, func() bool {
 		_, ok := s.status(t)
 		return ok
 	})
@@ -216,7 +217,7 @@ func TestStatusJSON(t *testing.T) {
 	t.Parallel()
 	s := startStatusSwarm(t, false)
 	var before mountStatus
-	waitFor(t, "the mount to connect to the seeder", 20*time.Second, func() bool {
+	wait.For(t, "the mount to connect to the seeder", 20*time.Second, func() bool {
 		ms, ok := s.status(t)
 		before = ms
 		return ok && ms.Peers.Connected == 1 && ms.Peers.Seeders == 1 && ms.Tracker != nil && ms.Tracker.Announced >= 1
@@ -259,7 +260,7 @@ func TestStatusJSON(t *testing.T) {
 		t.Fatalf("open files: %+v", ms.OpenFiles)
 	}
 	f.Close()
-	waitFor(t, "the closed file to leave the list", 10*time.Second, func() bool {
+	wait.For(t, "the closed file to leave the list", 10*time.Second, func() bool {
 		ms, ok := s.status(t)
 		return ok && len(ms.OpenFiles) == 0
 	})
@@ -287,7 +288,7 @@ func TestStatusJSON(t *testing.T) {
 
 	// --watch prints a fresh status every second until interrupted.
 	watch := testproc.StartEnv(t, s.env, s.work, btfsBin, "status", "--watch", "--json", s.mnt)
-	waitFor(t, "two refreshes", 10*time.Second, func() bool { return strings.Count(watch.Output(), "\n") >= 2 })
+	wait.For(t, "two refreshes", 10*time.Second, func() bool { return strings.Count(watch.Output(), "\n") >= 2 })
 	watch.Stop()
 	if watch.Err() != nil {
 		t.Fatalf("status --watch ended with %v", watch.Err())
@@ -357,7 +358,7 @@ func family(series map[string]float64, name string) (sum float64, n int) {
 func TestMetricsScrape(t *testing.T) {
 	t.Parallel()
 	s := startStatusSwarm(t, true)
-	waitFor(t, "the mount to connect to the seeder", 20*time.Second, func() bool {
+	wait.For(t, "the mount to connect to the seeder", 20*time.Second, func() bool {
 		ms, ok := s.status(t)
 		return ok && ms.Peers.Connected == 1
 	})
