@@ -200,6 +200,14 @@ func TestFullStorageFailsReads(t *testing.T) {
 	if pr != picker.None {
 		t.Fatalf("piece 3 still has priority %v after it could not be stored", pr)
 	}
+	select {
+	case err := <-mounter.t.StoreErrors():
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("StoreErrors gave %v, want ENOSPC", err)
+		}
+	default:
+		t.Fatal("StoreErrors said nothing of the failed store")
+	}
 	store.setFull(false)
 	readAndCompare(t, r, data, 200<<10, 100)
 }

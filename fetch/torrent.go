@@ -109,6 +109,7 @@ type Torrent struct {
 	left                 atomic.Int64       // bytes of wanted pieces not yet verified
 	done                 chan struct{}      // closed when every wanted piece is verified
 	stopped              chan struct{}      // closed when Run has returned
+	storeErrs            chan error         // cap 1: a verified piece could not be stored
 	announcer            *tracker.Announcer // set before Run's goroutines start; nil without trackers
 
 	// Loop-owned state (only the Run goroutine touches these).
@@ -172,6 +173,7 @@ func New(cfg Config) *Torrent {
 		queries:      make(chan func()),
 		done:         make(chan struct{}),
 		stopped:      make(chan struct{}),
+		storeErrs:    make(chan error, 1),
 		picker:       picker.New(cfg.Info.PieceLength, cfg.Info.Length, rand.New(rand.NewPCG(seed, 1))),
 		choker:       choke.New(cfg.UnchokeSlots, rand.New(rand.NewPCG(seed, 2))),
 		peers:        map[*peer]struct{}{},
@@ -202,6 +204,11 @@ func New(cfg Config) *Torrent {
 
 // Done is closed when every wanted piece is verified and stored.
 func (t *Torrent) Done() <-chan struct{} { return t.done }
+
+// StoreErrors delivers failures to store a verified piece (a full disk, a
+// read-only directory): the piece is not counted as had, and a download
+// that cannot store what it fetches should stop rather than fetch it again.
+func (t *Torrent) StoreErrors() <-chan error { return t.storeErrs }
 
 // AddPeers offers addresses to connect to (from trackers, or tests).
 func (t *Torrent) AddPeers(ctx context.Context, addrs []netip.AddrPort) {

@@ -143,7 +143,12 @@ func (t *Torrent) handleVerified(r verifyResult) {
 	if r.err != nil {
 		// Reads waiting for it fail rather than wait for a piece the
 		// storage cannot take (a full disk); a later read tries again.
-		t.failWaiters(r.piece, fmt.Errorf("store piece %d: %w", r.piece, r.err))
+		err := fmt.Errorf("store piece %d: %w", r.piece, r.err)
+		select {
+		case t.storeErrs <- err:
+		default: // the first one is waiting to be taken
+		}
+		t.failWaiters(r.piece, err)
 		return
 	}
 	t.counters.failed.Add(1)

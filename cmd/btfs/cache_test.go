@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,5 +168,22 @@ func TestSeedFromCache(t *testing.T) {
 	}
 	if got, want := sha1File(t, filepath.Join(out, "gamma.bin")), sha1File(t, strings.TrimSuffix(torrent, ".torrent")); got != want {
 		t.Fatalf("downloaded sha1 %s, want %s", got, want)
+	}
+
+	// Into a disk too small for it, get stops with the storage's error
+	// instead of fetching the pieces it cannot write again and again.
+	if os.Geteuid() != 0 {
+		return
+	}
+	small := filepath.Join(work, "small")
+	os.Mkdir(small, 0o755)
+	if err := syscall.Mount("tmpfs", small, "tmpfs", 0, "size=128k"); err != nil {
+		t.Logf("no tmpfs for the full-disk case: %v", err)
+		return
+	}
+	defer syscall.Unmount(small, syscall.MNT_DETACH)
+	code, _, stderr := btfs(t, "get", "--no-dht", "-o", small, "--listen", "127.0.0.1", "--port", "0", torrent)
+	if code != exitRuntime || !strings.Contains(stderr, "cannot write the download") || !strings.Contains(stderr, "no space left") {
+		t.Fatalf("get into a full disk: exit %d: %s", code, stderr)
 	}
 }

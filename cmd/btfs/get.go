@@ -95,6 +95,10 @@ func runGet(c *cli.Context) error {
 			return fmt.Errorf("interrupted; run the same command again to resume")
 		case <-t.Done():
 			done = true
+		case err := <-t.StoreErrors():
+			bar.Finish()
+			return fmt.Errorf("cannot write the download into %s: %w; what is stored is kept, run the same command again to resume",
+				c.String("output"), err)
 		case <-ticker.C:
 			if s, err := t.Stats(c.Context); err == nil {
 				bar.Describe(fmt.Sprintf("%s  %d peers", mi.Info.Name, s.Peers))
