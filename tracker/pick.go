@@ -4,7 +4,10 @@ import "math/rand/v2"
 
 // pick appends to dst up to a.numWant peers for the announcing peer:
 //
-//   - a seeder gets leechers only (another seeder has nothing for it);
+//   - a seeder gets leechers first (another seeder has nothing for it),
+//     then seeders if numWant leaves room: a client that does not know yet
+//     what it lacks (aria2c fetching a magnet's metadata) says left=0 too,
+//     and it needs peers all the same;
 //   - anyone else gets a mix of seeders and leechers in the proportions the
 //     swarm has them;
 //   - only the address families a.fams allows;
@@ -15,16 +18,24 @@ import "math/rand/v2"
 // entry once, in an order that changes with each call. It is O(numWant) and
 // needs neither scratch memory nor a shuffle of the stored lists.
 func (t *torrent) pick(dst []peer, a *swarmAnnounce) []peer {
+	if !a.seeder {
+		return t.pickFrom(dst, a, a.numWant, leecher, seeder)
+	}
+	n := len(dst)
+	dst = t.pickFrom(dst, a, a.numWant, leecher)
+	return t.pickFrom(dst, a, a.numWant-(len(dst)-n), seeder)
+}
+
+// pickFrom appends up to want peers of the given roles, in the families
+// a.fams allows, never a itself.
+func (t *torrent) pickFrom(dst []peer, a *swarmAnnounce, want int, roles ...uint8) []peer {
 	var pools [4][]peer
 	np, n := 0, 0
 	for fam := range 2 {
 		if a.fams&(1<<fam) == 0 {
 			continue
 		}
-		for role := range 2 {
-			if role == seeder && a.seeder {
-				continue
-			}
+		for _, role := range roles {
 			if l := t.lists[fam][role]; len(l) > 0 {
 				pools[np] = l
 				np++
@@ -32,7 +43,6 @@ func (t *torrent) pick(dst []peer, a *swarmAnnounce) []peer {
 			}
 		}
 	}
-	want := a.numWant
 	if want <= 0 || n == 0 {
 		return dst
 	}

@@ -123,7 +123,7 @@ func TestNumWant(t *testing.T) {
 	}
 }
 
-func TestSeederGetsLeechersOnly(t *testing.T) {
+func TestSeederGetsLeechersFirst(t *testing.T) {
 	checkLeaks(t)
 	_, ts := newHTTPServer(t, ServerOptions{})
 	h := hashN(1)
@@ -133,11 +133,19 @@ func TestSeederGetsLeechersOnly(t *testing.T) {
 	for i := range 2 {
 		get(t, ts, "/announce", announceQuery(h, 10+i, 5010+i, 50)) // leechers 5010, 5011
 	}
-	v := get(t, ts, "/announce", announceQuery(h, 0, 5000, 0))
+	v := get(t, ts, "/announce", announceQuery(h, 0, 5000, 0, "&numwant=2"))
 	ports := compactPorts(t, bytesOf(t, v, "peers"), 6)
 	slices.Sort(ports)
 	if !slices.Equal(ports, []int{5010, 5011}) {
-		t.Errorf("seeder got %v, want the leechers only", ports)
+		t.Errorf("seeder asking for 2 got %v, want the leechers", ports)
+	}
+	// With room left, the other seeders follow: a client announcing left=0
+	// before it knows the torrent (a magnet's metadata) needs them.
+	v = get(t, ts, "/announce", announceQuery(h, 0, 5000, 0))
+	ports = compactPorts(t, bytesOf(t, v, "peers"), 6)
+	slices.Sort(ports)
+	if !slices.Equal(ports, []int{5001, 5002, 5010, 5011}) {
+		t.Errorf("seeder got %v, want the leechers, then the other seeders", ports)
 	}
 	v = get(t, ts, "/announce", announceQuery(h, 10, 5010, 50))
 	ports = compactPorts(t, bytesOf(t, v, "peers"), 6)
