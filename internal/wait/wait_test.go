@@ -19,7 +19,7 @@ type fatalRecorder struct {
 	failed bool
 }
 
-func (r *fatalRecorder) Helper() {}
+func (r *fatalRecorder) Helper()               {}
 func (r *fatalRecorder) Fatalf(string, ...any) { r.failed = true }
 
 func TestForFailsAfterTimeout(t *testing.T) {
