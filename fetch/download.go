@@ -45,9 +45,7 @@ func (t *Torrent) request(p *peer) {
 	}
 	now := time.Now()
 	for _, b := range t.pickBuf {
-		begin, length := t.picker.BlockBounds(b)
-		p.inflight[b] = now
-		p.c.out.send(wire.Message{ID: wire.Request, Index: uint32(b.Piece), Begin: uint32(begin), Length: uint32(length)})
+		t.sendRequest(p, b, now)
 	}
 	if len(t.pickBuf) == 0 && len(p.inflight) == 0 {
 		t.updateInterest(p)
@@ -99,6 +97,14 @@ func (t *Torrent) onBlock(p *peer, msg wire.Message, data []byte) {
 		t.verify(b.Piece, blocks)
 	}
 	t.request(p)
+}
+
+// sendRequest asks p for block b, which the picker has recorded as asked
+// of p, and notes when.
+func (t *Torrent) sendRequest(p *peer, b picker.Block, now time.Time) {
+	begin, length := t.picker.BlockBounds(b)
+	p.inflight[b] = now
+	p.c.out.send(wire.Message{ID: wire.Request, Index: uint32(b.Piece), Begin: uint32(begin), Length: uint32(length)})
 }
 
 // sendCancel withdraws our request for b from p.
@@ -167,9 +173,7 @@ func (t *Torrent) onTick(ctx context.Context, now time.Time) {
 			// One request at a time lets a snubbed peer prove itself.
 			t.pickBuf = t.picker.Pick(t.pickBuf[:0], p.id, p.has, 1)
 			for _, b := range t.pickBuf {
-				begin, length := t.picker.BlockBounds(b)
-				p.inflight[b] = now
-				p.c.out.send(wire.Message{ID: wire.Request, Index: uint32(b.Piece), Begin: uint32(begin), Length: uint32(length)})
+				t.sendRequest(p, b, now)
 			}
 		}
 		t.request(p)
@@ -202,9 +206,7 @@ func (t *Torrent) reassignLateUrgent(now time.Time) {
 			}
 			delete(p.inflight, b)
 			t.sendCancel(p, b)
-			begin, length := t.picker.BlockBounds(b)
-			q.inflight[b] = now
-			q.c.out.send(wire.Message{ID: wire.Request, Index: uint32(b.Piece), Begin: uint32(begin), Length: uint32(length)})
+			t.sendRequest(q, b, now)
 		}
 	}
 }

@@ -67,12 +67,7 @@ func (r *Reader) releaseHeadTail() {
 	r.headTail = nil
 	r.t.do(context.Background(), func() {
 		for _, i := range pieces {
-			if r.t.headTailRefs[i]--; r.t.headTailRefs[i] <= 0 {
-				delete(r.t.headTailRefs, i)
-				if !r.t.picker.Have(i) {
-					r.t.lower(i)
-				}
-			}
+			r.t.unref(r.t.headTailRefs, i)
 		}
 	})
 }

@@ -188,12 +188,7 @@ func (t *Torrent) setReadahead(ctx context.Context, stale, want pieceSpan) {
 			t.raise(i, picker.Readahead)
 		}
 		for i := stale.first; i < stale.end; i++ {
-			if t.aheadRefs[i]--; t.aheadRefs[i] <= 0 {
-				delete(t.aheadRefs, i)
-				if !t.picker.Have(i) {
-					t.lower(i)
-				}
-			}
+			t.unref(t.aheadRefs, i)
 		}
 		t.requestAll()
 	})
@@ -292,6 +287,17 @@ func (t *Torrent) lower(i int) {
 	t.picker.SetPriority(i, pr)
 	if pr == picker.None && t.picker.Active(i) {
 		t.cancelPiece(i)
+	}
+}
+
+// unref drops one reader's claim on piece i in refs (readahead, or head
+// and tail); the last one gone lowers the piece to what is left wanting it.
+func (t *Torrent) unref(refs map[int]int, i int) {
+	if refs[i]--; refs[i] <= 0 {
+		delete(refs, i)
+		if !t.picker.Have(i) {
+			t.lower(i)
+		}
 	}
 }
 
