@@ -64,25 +64,29 @@ func runInfo(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usagef(c, "info needs exactly one FILE.torrent or MAGNET, got %d arguments", c.NArg())
 	}
-	var mi *metainfo.MetaInfo
-	var err error
-	if arg := c.Args().First(); isMagnet(arg) {
-		mi, err = magnetInfo(c, arg)
-	} else {
-		mi, err = metainfo.Load(arg)
-	}
+	mi, link, err := loadTorrentArg(c.Args().First())
 	if err != nil {
 		return err
+	}
+	if link != nil {
+		if mi, err = magnetInfo(c, *link); err != nil {
+			return err
+		}
 	}
 	for _, w := range mi.Info.Warnings() {
 		logger(c).Warn(w)
 	}
 	if c.Bool("json") {
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetIndent("", "  ")
-		return enc.Encode(toInfoJSON(mi))
+		return writeJSON(c.App.Writer, toInfoJSON(mi))
 	}
 	return printInfo(c.App.Writer, mi)
+}
+
+// writeJSON prints v as indented JSON, the form of every command's --json.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func toInfoJSON(mi *metainfo.MetaInfo) infoJSON {
@@ -193,11 +197,7 @@ func printTree(w io.Writer, mi *metainfo.MetaInfo) {
 // magnetInfo fetches a magnet link's metadata for info. Peers are told a
 // port to reach us at, where a listener turns them away (it serves no
 // torrent), and the trackers hear that we left once the metadata is in.
-func magnetInfo(c *cli.Context, arg string) (*metainfo.MetaInfo, error) {
-	link, err := magnet.Parse(arg)
-	if err != nil {
-		return nil, err
-	}
+func magnetInfo(c *cli.Context, link magnet.Link) (*metainfo.MetaInfo, error) {
 	log := logger(c)
 	ln, err := fetch.Listen(":0", log)
 	if err != nil {
@@ -212,10 +212,9 @@ func magnetInfo(c *cli.Context, arg string) (*metainfo.MetaInfo, error) {
 		return nil, err
 	}
 	defer closeDHT(node)
-	mf, err := newMagnetFetch(link, newPeerID(), ln.Port(), node, log)
-	if err != nil {
-		return nil, err
+	mi, mf, err := fetchMagnet(c, link, newPeerID(), ln.Port(), node, log)
+	if mf != nil {
+		mf.stop()
 	}
-	defer mf.stop()
-	return mf.fetch(c.Context, c.Duration("metadata-timeout"))
+	return mi, err
 }

@@ -55,8 +55,13 @@ const (
 	retryFirst      = 2 * time.Second
 	retryMax        = time.Minute
 	announceTimeout = 15 * time.Second
-	// maxLearned bounds the peers remembered for the engine.
+	// maxLearned bounds the peers remembered for the engine: more than its
+	// connections (--max-peers) many times over, and a bound on learn's
+	// linear look for a duplicate.
 	maxLearned = 500
+	// stoppedTimeout bounds stop's goodbye announces: a courtesy, which must
+	// not hold up the command's exit when a tracker does not answer.
+	stoppedTimeout = 5 * time.Second
 )
 
 // loadTorrentArg reads a command's torrent argument: a .torrent file, or a
@@ -278,7 +283,7 @@ func (m *magnetFetch) stop() {
 		urls = append(urls, u)
 	}
 	m.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), stoppedTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, u := range urls {

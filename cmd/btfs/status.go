@@ -221,17 +221,13 @@ func runStatus(c *cli.Context) error {
 			return err
 		}
 		if c.Bool("json") {
-			enc := json.NewEncoder(out)
-			enc.SetIndent("", "  ")
-			return enc.Encode(statusJSON{Mounts: mounts})
+			return writeJSON(out, statusJSON{Mounts: mounts})
 		}
 		printStatus(out, mounts, time.Now())
 		return nil
 	}
-	tty := false
-	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		tty = true
-	}
+	f, ok := out.(*os.File)
+	tty := ok && term.IsTerminal(int(f.Fd()))
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
