@@ -92,15 +92,9 @@ func (h ExtendedHandshake) Encode() ([]byte, error) {
 // not a dictionary. The result shares no memory with payload.
 func ParseExtendedHandshake(payload []byte) (ExtendedHandshake, error) {
 	var h ExtendedHandshake
-	if len(payload) > MaxExtendedPayload {
-		return h, fmt.Errorf("%w: %d bytes, limit %d", ErrBadExtendedHandshake, len(payload), MaxExtendedPayload)
-	}
-	d, _, err := bencode.Options{AllowUnsortedKeys: true}.ParsePrefix(payload)
+	d, _, err := parseExtendedDict(payload, ErrBadExtendedHandshake)
 	if err != nil {
-		return h, fmt.Errorf("%w: %w", ErrBadExtendedHandshake, err)
-	}
-	if d.Kind() != bencode.Dict {
-		return h, fmt.Errorf("%w: a %s, not a dictionary", ErrBadExtendedHandshake, d.Kind())
+		return h, err
 	}
 	for key, v := range d.Entries() {
 		switch string(key) {
@@ -123,6 +117,24 @@ func ParseExtendedHandshake(payload []byte) (ExtendedHandshake, error) {
 		}
 	}
 	return h, nil
+}
+
+// parseExtendedDict is the opening every extension message's parser shares:
+// it refuses a payload over MaxExtendedPayload or one that does not start
+// with a bencoded dictionary (keys in any order, as clients send them), each
+// as an error matching bad. It returns the dictionary and where it ends.
+func parseExtendedDict(payload []byte, bad error) (bencode.Value, int, error) {
+	if len(payload) > MaxExtendedPayload {
+		return bencode.Value{}, 0, fmt.Errorf("%w: %d bytes, limit %d", bad, len(payload), MaxExtendedPayload)
+	}
+	d, end, err := bencode.Options{AllowUnsortedKeys: true}.ParsePrefix(payload)
+	if err != nil {
+		return bencode.Value{}, 0, fmt.Errorf("%w: %w", bad, err)
+	}
+	if d.Kind() != bencode.Dict {
+		return bencode.Value{}, 0, fmt.Errorf("%w: a %s, not a dictionary", bad, d.Kind())
+	}
+	return d, end, nil
 }
 
 // parseExtensions reads the "m" dictionary; it is nil if v is not one.

@@ -110,15 +110,9 @@ func MetadataPieceLen(size, piece int) int {
 // Piece (0 if absent) and nothing checked, for the caller to ignore.
 func ParseMetadataMessage(payload []byte, size int) (MetadataMessage, error) {
 	var m MetadataMessage
-	if len(payload) > MaxExtendedPayload {
-		return m, fmt.Errorf("%w: %d bytes, limit %d", ErrBadMetadata, len(payload), MaxExtendedPayload)
-	}
-	d, end, err := bencode.Options{AllowUnsortedKeys: true}.ParsePrefix(payload)
+	d, end, err := parseExtendedDict(payload, ErrBadMetadata)
 	if err != nil {
-		return m, fmt.Errorf("%w: %w", ErrBadMetadata, err)
-	}
-	if d.Kind() != bencode.Dict {
-		return m, fmt.Errorf("%w: a %s, not a dictionary", ErrBadMetadata, d.Kind())
+		return m, err
 	}
 	typ, ok := d.Get("msg_type").Int()
 	if !ok || typ < 0 || typ > math.MaxInt32 {

@@ -78,15 +78,9 @@ const (
 // duplicates are skipped. The result shares no memory with payload.
 func ParsePexMessage(payload []byte) (PexMessage, error) {
 	var m PexMessage
-	if len(payload) > MaxExtendedPayload {
-		return m, fmt.Errorf("%w: %d bytes, limit %d", ErrBadPex, len(payload), MaxExtendedPayload)
-	}
-	d, _, err := bencode.Options{AllowUnsortedKeys: true}.ParsePrefix(payload)
+	d, _, err := parseExtendedDict(payload, ErrBadPex)
 	if err != nil {
-		return m, fmt.Errorf("%w: %w", ErrBadPex, err)
-	}
-	if d.Kind() != bencode.Dict {
-		return m, fmt.Errorf("%w: a %s, not a dictionary", ErrBadPex, d.Kind())
+		return m, err
 	}
 	var lists [4][]byte // added, added6, dropped, dropped6
 	for i, key := range []string{"added", "added6", "dropped", "dropped6"} {
@@ -150,6 +144,11 @@ func compactPeer(b []byte) (netip.AddrPort, bool) {
 	return ap, usablePeer(ap)
 }
 
+// unmapped returns ap with an IPv4-mapped IPv6 address turned into IPv4.
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
 // usablePeer reports whether a peer at ap can be connected to at all.
 func usablePeer(ap netip.AddrPort) bool {
 	ip := ap.Addr()
@@ -206,7 +205,7 @@ func (m PexMessage) Encode() ([]byte, error) {
 
 // checkPexAddr returns ap unmapped, refusing unusable and repeated peers.
 func checkPexAddr(ap netip.AddrPort, seen map[netip.AddrPort]bool) (netip.AddrPort, error) {
-	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	ap = unmapped(ap)
 	if !usablePeer(ap) {
 		return ap, fmt.Errorf("%w: peer %v", ErrBadPex, ap)
 	}
@@ -249,10 +248,10 @@ func (s *PexState) Next(now time.Time, connected []PexPeer) (PexMessage, bool) {
 	if !s.last.IsZero() && now.Sub(s.last) < PexInterval {
 		return m, false
 	}
-	remote := netip.AddrPortFrom(s.Remote.Addr().Unmap(), s.Remote.Port())
+	remote := unmapped(s.Remote)
 	current := make(map[netip.AddrPort]bool, len(connected))
 	for _, p := range connected {
-		ap := netip.AddrPortFrom(p.Addr.Addr().Unmap(), p.Addr.Port())
+		ap := unmapped(p.Addr)
 		if ap == remote || !usablePeer(ap) || current[ap] {
 			continue
 		}
