@@ -137,13 +137,9 @@ func oldest(peers map[netip.AddrPort]time.Time) (o netip.AddrPort) {
 // peer can be reached at: no port, an unspecified, multicast or broadcast
 // address, or no IP at all.
 func toAddrPort(na krpc.NodeAddr) (netip.AddrPort, bool) {
-	ip, ok := netip.AddrFromSlice(na.IP)
-	if !ok || na.Port <= 0 || na.Port > 65535 {
+	ap, ok := nodeAddrPort(na)
+	if ip := ap.Addr(); !ok || ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return netip.AddrPort{}, false
 	}
-	ip = ip.Unmap()
-	if ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return netip.AddrPort{}, false
-	}
-	return netip.AddrPortFrom(ip, uint16(na.Port)), true
+	return ap, true
 }
