@@ -29,7 +29,7 @@ type layout struct {
 func (l layout) String() string {
 	s := "whole"
 	if l.chunk != 0 {
-		s = "chunk=" + strings.ReplaceAll(bytesize.Format(int64(l.chunk)), " ", "")
+		s = "chunk=" + sizeName(int64(l.chunk))
 	}
 	if l.crc {
 		s += "+crc"

@@ -75,9 +75,7 @@ func (c *Cache) Info(h metainfo.Hash) ([]byte, error) {
 	}
 	if sha1.Sum(info) != h {
 		c.log.Warn("cache: stored info does not match its info-hash; dropping it", "info_hash", h)
-		c.writeMu.Lock()
-		c.dropPrefixesLocked([][]byte{torrentKey(prefixInfo, h)})
-		c.writeMu.Unlock()
+		c.dropPrefixes([][]byte{torrentKey(prefixInfo, h)})
 		c.mu.Lock()
 		if s := c.torrents[h]; s != nil {
 			s.hasInfo = false

@@ -137,11 +137,10 @@ func (s *TorrentStore) markStoredLocked(piece int, tick uint64, size int64) {
 	s.bytes += size
 }
 
-// dropLocked records piece as gone: evicted, removed or corrupt. It
-// returns the bytes freed.
-func (s *TorrentStore) dropLocked(piece int) int64 {
+// dropLocked records piece as gone: evicted, removed or corrupt.
+func (s *TorrentStore) dropLocked(piece int) {
 	if s.used[piece] == 0 {
-		return 0
+		return
 	}
 	size := s.meta.pieceSize(piece)
 	s.used[piece] = 0
@@ -156,7 +155,6 @@ func (s *TorrentStore) dropLocked(piece int) int64 {
 		default:
 		}
 	}
-	return size
 }
 
 // dropAllLocked drops every stored piece and returns them.

@@ -62,8 +62,8 @@ func (c *Cache) Remove(h metainfo.Hash) error {
 		return err
 	}
 	defer c.leave()
-	if c.lowOnDisk() {
-		return fmt.Errorf("cache: removing %s: %w", h, c.checkFree(0))
+	if err := c.checkFree(0); err != nil { // a drop flushes a memtable (rule 7)
+		return fmt.Errorf("cache: removing %s: %w", h, err)
 	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()

@@ -13,7 +13,6 @@ import (
 	"github.com/btfs/btfs/cache"
 	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/internal/bytesize"
-	"github.com/btfs/btfs/magnet"
 	"github.com/btfs/btfs/metainfo"
 	"github.com/urfave/cli/v2"
 )
@@ -179,16 +178,14 @@ func torrentArg(c *cli.Context, arg string) (metainfo.Hash, error) {
 	if h, err := metainfo.ParseHash(arg); err == nil {
 		return h, nil
 	}
-	if isMagnet(arg) {
-		link, err := magnet.Parse(arg)
-		return link.InfoHash, err
-	}
-	mi, err := metainfo.Load(arg)
-	if errors.Is(err, fs.ErrNotExist) {
+	mi, link, err := loadTorrentArg(arg)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return metainfo.Hash{}, usagef(c, "%q is neither an info-hash nor a .torrent file", arg)
-	}
-	if err != nil {
+	case err != nil:
 		return metainfo.Hash{}, err
+	case link != nil:
+		return link.InfoHash, nil
 	}
 	return mi.InfoHash, nil
 }
