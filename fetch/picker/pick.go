@@ -89,7 +89,10 @@ func (p *Picker) HasUrgent() bool { return len(p.high) > 0 && p.priority[p.high[
 
 // takeFresh appends the blocks of piece i that nobody has been asked for.
 func (p *Picker) takeFresh(dst []Block, i, peer, want int) []Block {
-	st := p.activate(i)
+	if st := p.active[i]; st != nil && !p.mayJoin(st, peer) {
+		return dst
+	}
+	st := p.activate(i, peer)
 	for j := 0; st.fresh > 0 && j < len(st.blocks); j++ {
 		bs := &st.blocks[j]
 		if bs.received || bs.nreq > 0 {
@@ -107,7 +110,10 @@ func (p *Picker) takeFresh(dst []Block, i, peer, want int) []Block {
 // takeDuplicates appends blocks of piece i in flight from other peers.
 func (p *Picker) takeDuplicates(dst []Block, i, peer, want int) []Block {
 	st := p.active[i]
-	if st == nil {
+	if st == nil || st.owner != noOwner { // an owned piece is never shared (rule 8)
+		return dst
+	}
+	if p.parole[peer] { // rule 7: only pieces of its own
 		return dst
 	}
 	for j := range st.blocks {
@@ -123,12 +129,18 @@ func (p *Picker) takeDuplicates(dst []Block, i, peer, want int) []Block {
 	return dst
 }
 
-// activate returns the download state of piece i, creating it.
-func (p *Picker) activate(i int) *piece {
+// activate returns the download state of piece i, creating it for peer:
+// the piece is peer's alone if peer is on parole or the piece is
+// single-source.
+func (p *Picker) activate(i, peer int) *piece {
 	if st := p.active[i]; st != nil {
 		return st
 	}
-	st := &piece{blocks: make([]blockState, p.NumBlocks(i)), fresh: p.NumBlocks(i)}
+	st := &piece{blocks: make([]blockState, p.NumBlocks(i)), fresh: p.NumBlocks(i), owner: noOwner}
+	if p.parole[peer] || p.single[i] {
+		st.owner = peer
+		delete(p.single, i)
+	}
 	p.active[i] = st
 	if p.priority[i] == Normal {
 		p.started = append(p.started, i)

@@ -32,7 +32,19 @@
 //  5. A peer whose pipeline is full may still take a few Urgent blocks
 //     (PickUrgent): a blocked read does not wait for a queue to drain.
 //  6. A piece that fails its hash check starts over; the peers that sent its
-//     blocks are reported so the engine can judge them.
+//     blocks are reported so the engine can judge them. Its next download
+//     comes from one peer alone (single-source), so that the engine can
+//     compare the blocks of the two downloads and tell who lied (smart ban),
+//     or, if it fails again, blame its one sender.
+//  7. A peer on parole (it sent blocks of a piece that failed) gets only
+//     pieces of its own: pieces nobody else has blocks of, which then go to
+//     nobody else. Its next failure names it alone; its next good piece
+//     clears it (the engine decides both, see parole.go).
+//  8. A piece with an owner (rules 6 and 7) is never shared: no duplicate
+//     requests in endgame, no reassignment of late blocks. When the owner
+//     chokes us, is snubbed or leaves, the piece starts over, still
+//     single-source (Release); a banned peer's blocks are forgotten
+//     wherever they are (Discard).
 package picker
 
 import (
@@ -115,6 +127,9 @@ type piece struct {
 	// that a pick skips a piece with none in O(1) instead of scanning its
 	// blocks: a fast peer's deep pipeline keeps many such pieces started.
 	fresh int
+	// owner is the one peer the piece comes from (rules 6-8), noOwner
+	// when it may come from anyone.
+	owner int
 }
 
 // Picker holds the download state of one torrent.
@@ -141,6 +156,11 @@ type Picker struct {
 	normalHead   int // normal[:normalHead] are all started or verified
 	normalDirty  bool
 	availChanges int
+
+	// parole holds the peers that get only pieces of their own (rule 7);
+	// single the pieces whose next download comes from one peer (rule 6).
+	parole map[int]bool
+	single map[int]bool
 }
 
 // New returns a picker for a torrent of length bytes in pieces of pieceLength.
@@ -152,6 +172,7 @@ func New(pieceLength, length int64, rng *rand.Rand) *Picker {
 		pieceLength: pieceLength, length: length, numPieces: n,
 		have: bitfield.New(n), priority: make([]Priority, n), avail: make([]int32, n),
 		order: make([]int32, n), active: map[int]*piece{},
+		parole: map[int]bool{}, single: map[int]bool{},
 	}
 	for i, v := range rng.Perm(n) {
 		p.order[i] = int32(v)

@@ -281,12 +281,13 @@ func TestFreshCountStaysExact(t *testing.T) {
 	p := newPicker(64*kib, 64*kib*40+5*kib)
 	p.WantAll()
 	n := p.NumPieces()
-	var asked []struct {
+	type ask struct {
 		b    Block
 		peer int
 	}
+	var asked []ask
 	for step := range 5000 {
-		switch op := rng.IntN(10); {
+		switch op := rng.IntN(11); {
 		case op < 4:
 			peer := rng.IntN(4)
 			for _, b := range p.Pick(nil, peer, full(n), 1+rng.IntN(6)) {
@@ -302,10 +303,29 @@ func TestFreshCountStaysExact(t *testing.T) {
 			if _, complete, ok := p.Received(a.b, a.peer); ok && complete {
 				p.Verified(a.b.Piece, rng.IntN(4) != 0)
 			}
-		case op < 9 && len(asked) > 0:
+		case op < 8 && len(asked) > 0:
 			k := rng.IntN(len(asked))
 			p.Unrequest(asked[k].b, asked[k].peer)
 			asked = slices.Delete(asked, k, k+1)
+		case op < 9:
+			// Trust changes: parole on or off, an owner stopping, a ban.
+			peer := rng.IntN(4)
+			switch rng.IntN(3) {
+			case 0:
+				p.SetParole(peer, rng.IntN(2) == 0)
+			case 1, 2:
+				asked = slices.DeleteFunc(asked, func(a ask) bool {
+					if a.peer == peer {
+						p.Unrequest(a.b, peer)
+					}
+					return a.peer == peer
+				})
+				if rng.IntN(2) == 0 {
+					p.Release(peer)
+				} else {
+					p.Discard(peer)
+				}
+			}
 		default:
 			// A block nobody asked for any more arrives anyway.
 			i := rng.IntN(n)
@@ -320,6 +340,12 @@ func TestFreshCountStaysExact(t *testing.T) {
 			}
 			if st.fresh != want {
 				t.Fatalf("step %d: piece %d counts %d fresh blocks, has %d", step, i, st.fresh, want)
+			}
+			for j, bs := range st.blocks {
+				sole := st.owner == noOwner || bs.nreq == 0 || (bs.nreq == 1 && int(bs.requested[0]) == st.owner)
+				if !sole || (bs.received && st.owner != noOwner && int(bs.from) != st.owner && bs.from != 9) {
+					t.Fatalf("step %d: block %d of piece %d owned by %d involves another peer: %+v", step, j, i, st.owner, bs)
+				}
 			}
 		}
 		if p.Complete() {

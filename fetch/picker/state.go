@@ -17,6 +17,7 @@ func (p *Picker) SetHave(i int) {
 	}
 	p.have.Set(i)
 	p.deactivate(i)
+	delete(p.single, i)
 	if p.priority[i] > Normal {
 		p.removeHigh(i)
 	}
@@ -179,15 +180,16 @@ func (p *Picker) Unrequest(b Block, peer int) {
 
 // Reassign moves the request of block b from peer from to peer to (a late
 // block a read waits for); false, and nothing changed, if b is not
-// requested of from or is already requested of to.
+// requested of from, is already requested of to, or its piece has an
+// owner (rule 8).
 func (p *Picker) Reassign(b Block, from, to int) bool {
 	st := p.active[b.Piece]
 	if st == nil || b.Index < 0 || b.Index >= len(st.blocks) {
 		return false
 	}
 	bs := &st.blocks[b.Index]
-	if bs.received || bs.askedOf(to) || !bs.forget(from) {
-		return false
+	if st.owner != noOwner || bs.received || bs.askedOf(to) || !bs.forget(from) {
+		return false // an owned piece comes from its owner alone (rule 8)
 	}
 	bs.ask(to)
 	return true
@@ -209,10 +211,7 @@ func (p *Picker) Verified(i int, ok bool) (contributors []int) {
 			}
 		}
 	}
-	p.deactivate(i)
-	if p.priority[i] == Normal {
-		p.normalDirty = true
-	}
+	p.restart(i) // rule 6: the next download comes from one peer
 	return contributors
 }
 
