@@ -81,7 +81,7 @@ func TestDHTAnnouncesAndAnswersPort(t *testing.T) {
 		t.Fatalf("PORT %d, want %d", m.Port, testDHTAddr.Port())
 	}
 	p.send(wire.Message{ID: wire.Port, Port: 7001}, wire.Message{ID: wire.Port, Port: 7002}) // once per connection
-	want := []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:7001")}
+	want := []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddrPort(p.c.LocalAddr().String()).Addr(), 7001)}
 	wait.For(t, "the ping of the peer's node", 10*time.Second, func() bool { _, pinged := dht.calls(); return len(pinged) > 0 })
 	time.Sleep(50 * time.Millisecond)
 	if _, pinged := dht.calls(); !slices.Equal(pinged, want) {

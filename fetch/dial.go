@@ -83,7 +83,7 @@ func (t *Torrent) dialMore(ctx context.Context) {
 		if len(t.peers)+t.dialing >= t.cfg.MaxPeers || t.dialing >= maxDialing {
 			return
 		}
-		if c.connected || c.dialing || t.banned[a] || now.Before(c.nextTry) {
+		if c.connected || c.dialing || now.Before(c.nextTry) || t.bans.has(ipOf(a)) {
 			continue
 		}
 		c.dialing = true
@@ -161,6 +161,12 @@ func (t *Torrent) dial(ctx context.Context, a netip.AddrPort) (*conn, error) {
 // handshake, reads the peer's id, and hands the connection to the loop.
 // It returns once the connection is handed over or refused.
 func (t *Torrent) Accept(ctx context.Context, nc net.Conn, reserved [8]byte) {
+	addr, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
+	if t.bans.has(ipOf(addr)) {
+		t.counters.refused.Add(1) // not a word to a banned address
+		nc.Close()
+		return
+	}
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	ours := wire.Handshake{Reserved: t.reserved(), InfoHash: t.cfg.InfoHash, PeerID: t.cfg.PeerID}
 	if err := wire.WriteHandshake(nc, ours); err != nil {
@@ -173,7 +179,6 @@ func (t *Torrent) Accept(ctx context.Context, nc net.Conn, reserved [8]byte) {
 		return
 	}
 	nc.SetDeadline(time.Time{})
-	addr, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
 	c := &conn{Conn: nc, addr: addr, id: id, reserved: reserved, incoming: true, out: newOutbox(), cancel: func() {}}
 	select {
 	case t.conns <- c:

@@ -32,9 +32,14 @@ func (t *Torrent) request(p *peer) {
 		return // storage is behind; handleVerified resumes requests
 	}
 	depth := p.queueDepth()
+	if p.parole {
+		// One piece at a time, so that what a liar sends before its next
+		// failure is found is bounded by a piece.
+		depth = min(depth, t.picker.NumBlocks(0))
+	}
 	if need := depth - len(p.inflight); need > 0 {
 		t.pickBuf = t.picker.Pick(t.pickBuf[:0], p.id, p.has, need)
-	} else if t.picker.HasUrgent() {
+	} else if t.picker.HasUrgent() && !p.parole {
 		// A read is blocked: its blocks do not wait for a full pipeline to
 		// drain, they may go past the depth by a little (never past what
 		// the peer accepts).
@@ -63,8 +68,9 @@ func (t *Torrent) onBlock(p *peer, msg wire.Message, data []byte) {
 			p.cancelled--
 			return
 		}
-		if p.unrequested++; p.unrequested > maxUnrequested {
-			t.dropPeer(p, fmt.Errorf("sent %d blocks we did not ask for", p.unrequested))
+		t.counters.discarded.Add(int64(len(data)))
+		if ip := ipOf(p.c.addr); t.trust.unrequested(ip) {
+			t.banIP(ip, fmt.Errorf("sent more than %d blocks we did not ask for", maxUnrequested))
 		}
 		return
 	}
@@ -139,6 +145,18 @@ func (t *Torrent) peerByPickerID(id int) *peer {
 	return nil
 }
 
+// takeBack withdraws every request of p's without a word to it (it choked
+// us, or is snubbed): the blocks go to the picker again, those that still
+// arrive are no fault of p's, and the pieces it owned start over.
+func (t *Torrent) takeBack(p *peer) {
+	for b := range p.inflight {
+		t.picker.Unrequest(b, p.id)
+		delete(p.inflight, b)
+		p.cancelled++
+	}
+	t.freeBlocks(t.picker.Release(p.id))
+}
+
 // releaseBlocks returns a piece's block buffers to the pool.
 func (t *Torrent) releaseBlocks(blocks [][]byte) {
 	for _, b := range blocks {
@@ -159,10 +177,7 @@ func (t *Torrent) onTick(ctx context.Context, now time.Time) {
 		if len(p.inflight) > 0 && now.Sub(p.lastBlock) > t.cfg.SnubTimeout && !p.snubbed {
 			// Its requests go to others; it may earn them back by sending.
 			p.snubbed = true
-			for b := range p.inflight {
-				t.picker.Unrequest(b, p.id)
-				delete(p.inflight, b)
-			}
+			t.takeBack(p)
 			t.log.Debug("peer snubbed", "peer", p.c.addr)
 		}
 		if p.snubbed && now.Sub(p.lastBlock) > 3*t.cfg.SnubTimeout {

@@ -25,7 +25,7 @@ type fakePeer struct {
 
 func startFakePeer(t *testing.T, mi *metainfo.MetaInfo, answer func(m wire.Message) []byte) *fakePeer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(loopbackHost(), 0).String()) // a host of its own
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,9 +116,7 @@ func TestHostilePeerWrongDataIsBanned(t *testing.T) {
 	leecher.t.AddPeers(context.Background(), []netip.AddrPort{seeder.addr})
 	waitDone(t, leecher, 30*time.Second)
 	sameFile(t, filepath.Join(src, "content.bin"), filepath.Join(leecher.dir, "content.bin"))
-	var banned bool
-	leecher.t.do(context.Background(), func() { banned = leecher.t.banned[liar.addr] })
-	if !banned {
+	if !bannedIP(t, leecher, liar.addr.Addr()) {
 		t.Fatal("the peer that sent wrong data was not banned")
 	}
 }

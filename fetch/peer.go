@@ -23,10 +23,6 @@ const (
 	minQueue         = 16
 	maxQueue         = 500
 	requestQueueTime = 2 * time.Second
-	// maxUnrequested is how many blocks a peer may send that we did not ask
-	// for (or already cancelled) before it is dropped: a few arrive after
-	// every cancel, a flood is an attack on our memory.
-	maxUnrequested = 64
 )
 
 // peer is the loop's view of one connection. Fields are owned by the loop,
@@ -44,11 +40,13 @@ type peer struct {
 	lastBlock   time.Time
 	connectedAt time.Time
 	reqq        int // how many requests the peer accepts (extension handshake)
-	unrequested int
-	// cancelled counts blocks we cancelled that may still arrive: a peer
-	// may have sent them before it read the cancel, and those are no fault.
+	// cancelled counts blocks we cancelled (or that a choke or a snub took
+	// back) that may still arrive: a peer may have sent them before it
+	// read the cancel, and those are no fault.
 	cancelled int
-	strikes   int
+	// parole: its address is on parole (trust.go): one piece at a time,
+	// of its own.
+	parole bool
 	// utMetadata is the ExtendedID the peer wants ut_metadata messages
 	// with (its extension handshake's m), 0 when it does not speak it;
 	// meta bounds the metadata we send it (extended.go).
@@ -74,7 +72,7 @@ type peer struct {
 
 // addConn starts a handshaken connection's goroutines and greets the peer.
 func (t *Torrent) addConn(ctx context.Context, c *conn) {
-	if len(t.peers) >= t.cfg.MaxPeers || t.byID[c.id] != nil || t.banned[c.addr] {
+	if len(t.peers) >= t.cfg.MaxPeers || t.byID[c.id] != nil || t.admit(c) != nil {
 		c.close()
 		return
 	}
@@ -85,6 +83,9 @@ func (t *Torrent) addConn(ctx context.Context, c *conn) {
 		inflight: map[picker.Block]time.Time{}, connectedAt: now, lastBlock: now, reqq: maxQueue,
 	}
 	t.nextPeerID++
+	if p.parole = t.trust.onParole(ipOf(c.addr)); p.parole {
+		t.picker.SetParole(p.id, true)
+	}
 	t.addrOf[p.id] = c.addr
 	t.peers[p] = struct{}{}
 	t.byID[c.id] = p
@@ -130,6 +131,8 @@ func (t *Torrent) dropPeer(p *peer, why error) {
 	for b := range p.inflight {
 		t.picker.Unrequest(b, p.id)
 	}
+	t.freeBlocks(t.picker.Release(p.id))
+	t.picker.SetParole(p.id, false)
 	if len(p.inflight) > 0 {
 		t.requestAll() // its requests go to the others now, not at the next tick
 	}
@@ -165,10 +168,7 @@ func (t *Torrent) handlePeerMsg(m peerMsg) {
 	case wire.Choke:
 		p.peerChoking = true
 		if len(p.inflight) > 0 {
-			for b := range p.inflight { // BEP 3: a choke discards our requests
-				t.picker.Unrequest(b, p.id)
-				delete(p.inflight, b)
-			}
+			t.takeBack(p)  // BEP 3: a choke discards our requests
 			t.requestAll() // others take them now, not at the next tick
 		}
 	case wire.Unchoke:

@@ -32,7 +32,8 @@ type scripted struct {
 // dialScripted connects to n and exchanges handshakes, offering reserved.
 func dialScripted(t *testing.T, n *node, mi *metainfo.MetaInfo, reserved [8]byte) *scripted {
 	t.Helper()
-	c, err := net.Dial("tcp", n.addr.String())
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: loopbackHost().AsSlice()}} // a host of its own
+	c, err := d.Dial("tcp", n.addr.String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,13 @@ type Stats struct {
 	// CacheHits counts the pieces reads found stored, served without a
 	// wait; CacheMisses the ones they had to wait for the network for.
 	CacheHits, CacheMisses int64
+	// Banned is the addresses banned (bans.go); Refused counts connections
+	// refused for a ban or the per-address limit; Discarded the bytes
+	// received and thrown away: failed pieces, blocks not asked for, and
+	// what a banned peer had sent.
+	Banned    int
+	Refused   int64
+	Discarded int64
 	// Tracker is what the trackers last said; Announcing is false (and
 	// Tracker empty) for a torrent without trackers.
 	Tracker    tracker.AnnouncerStatus
@@ -34,6 +41,8 @@ type Stats struct {
 type counters struct {
 	verified, failed atomic.Int64
 	hits, misses     atomic.Int64
+	refused          atomic.Int64 // written by Accept too
+	discarded        atomic.Int64
 }
 
 // Stats returns a snapshot, taken on the loop; it fails only if ctx ends or
@@ -47,6 +56,7 @@ func (t *Torrent) Stats(ctx context.Context) (Stats, error) {
 			Peers: len(t.peers), Candidates: len(t.candidates), Cancelled: t.cancelled,
 			Verified: t.counters.verified.Load(), Failed: t.counters.failed.Load(),
 			CacheHits: t.counters.hits.Load(), CacheMisses: t.counters.misses.Load(),
+			Banned: t.bans.len(), Refused: t.counters.refused.Load(), Discarded: t.counters.discarded.Load(),
 		}
 		for p := range t.peers {
 			s.DownRate += p.downRate.perSec

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -49,6 +50,13 @@ func makeContent(t *testing.T, size int, pieceLength int64) (*metainfo.MetaInfo,
 // holds the content; a leecher starts empty.
 func startNode(t *testing.T, mi *metainfo.MetaInfo, dir string, seed bool, tweak func(*Config)) *node {
 	t.Helper()
+	return startNodeOn(t, "127.0.0.1", mi, dir, seed, tweak)
+}
+
+// startNodeOn is startNode listening on the loopback address ip, so that
+// its peers see it as a host of its own.
+func startNodeOn(t *testing.T, ip string, mi *metainfo.MetaInfo, dir string, seed bool, tweak func(*Config)) *node {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store := filestore.Open(dir, &mi.Info, !seed)
 	cfg := Config{
@@ -62,7 +70,7 @@ func startNode(t *testing.T, mi *metainfo.MetaInfo, dir string, seed bool, tweak
 		}
 		cfg.Have = res.Have
 	}
-	ln, err := Listen("127.0.0.1:0", nil)
+	ln, err := Listen(net.JoinHostPort(ip, "0"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,9 +30,6 @@ const (
 	// DefaultSnubTimeout: a peer with requests outstanding that sends no
 	// block for this long loses its requests to other peers.
 	DefaultSnubTimeout = 20 * time.Second
-	// maxStrikes is how many failed pieces a peer may contribute to before
-	// it is banned when no finer evidence (smart ban) singles it out.
-	maxStrikes = 3
 	// tick paces the loop's periodic work: rates, snubbing, dialing.
 	tick = time.Second
 	// maxVerifyingBytes bounds the complete pieces held in memory while
@@ -111,6 +108,7 @@ type Torrent struct {
 	stopped              chan struct{}      // closed when Run has returned
 	storeErrs            chan error         // cap 1: a verified piece could not be stored
 	announcer            *tracker.Announcer // set before Run's goroutines start; nil without trackers
+	bans                 *banList           // written by the loop, read by Accept (bans.go)
 
 	// Loop-owned state (only the Run goroutine touches these).
 	picker       *picker.Picker
@@ -121,9 +119,9 @@ type Torrent struct {
 	addrOf       map[int]netip.AddrPort // picker peer id -> address, for blame
 	candidates   map[netip.AddrPort]*candidate
 	dialing      int
-	pieces       map[int][][]byte // blocks of pieces being downloaded
-	suspects     map[int][]blockRecord
-	banned       map[netip.AddrPort]bool
+	pieces       map[int][][]byte      // blocks of pieces being downloaded
+	suspects     map[int][]blockRecord // smart ban (smartban.go)
+	trust        trustTable            // trust.go
 	verifyQ      chan verifyJob
 	waiters      map[int][]*pieceWait // reads blocked on a piece
 	aheadRefs    map[int]int          // readers whose readahead wants a piece
@@ -182,7 +180,8 @@ func New(cfg Config) *Torrent {
 		candidates:   map[netip.AddrPort]*candidate{},
 		pieces:       map[int][][]byte{},
 		suspects:     map[int][]blockRecord{},
-		banned:       map[netip.AddrPort]bool{},
+		trust:        newTrustTable(),
+		bans:         newBanList(),
 		waiters:      map[int][]*pieceWait{},
 		aheadRefs:    map[int]int{},
 		headTailRefs: map[int]int{},

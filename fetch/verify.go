@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"fmt"
-	"net/netip"
 	"runtime"
-	"slices"
 
 	"github.com/btfs/btfs/metainfo"
 	"github.com/btfs/btfs/wire"
@@ -24,15 +22,6 @@ type verifyResult struct {
 	ok          bool
 	err         error // storing the verified piece failed
 	blockHashes []metainfo.Hash
-}
-
-// blockRecord remembers, for a piece that failed, who sent each block and
-// what it hashed to. When the piece later verifies, a block that differs
-// from the good data names its sender (libtorrent's "smart ban").
-type blockRecord struct {
-	index int
-	from  netip.AddrPort
-	hash  metainfo.Hash
 }
 
 // startVerifiers starts the goroutines that hash complete pieces and store
@@ -104,24 +93,24 @@ func (t *Torrent) verify(piece int, blocks [][]byte) {
 }
 
 // handleVerified applies a hash check: a good piece is ours and announced; a
-// bad one starts over and its senders are judged.
+// bad one starts over and its senders are judged (judge.go).
 func (t *Torrent) handleVerified(r verifyResult) {
 	defer t.releaseBlocks(r.blocks)
 	if t.verifying--; t.verifying == t.maxVerifying-1 {
 		defer t.requestAll() // the backlog is below its bound: resume requests
 	}
-	contributors := t.contributors(r.piece)
+	from, ids := t.blockSenders(r.piece)
+	defer t.forgetSenders(ids)
 	if r.ok && r.err != nil {
 		t.log.Error("storing a verified piece failed", "piece", r.piece, "err", r.err)
 		r.ok = false
-		contributors = nil // not the peers' fault
 	}
-	bad := t.picker.Verified(r.piece, r.ok)
+	t.picker.Verified(r.piece, r.ok)
 	if r.ok {
 		t.counters.verified.Add(1)
 		t.left.Add(-t.info.PieceSize(r.piece))
 		t.wake(r.piece)
-		t.smartBan(r.piece, r.blockHashes)
+		t.judgePassed(r.piece, from, r.blockHashes)
 		complete := t.picker.Complete()
 		for p := range t.peers {
 			p.c.out.send(wire.Message{ID: wire.Have, Index: uint32(r.piece)})
@@ -143,6 +132,7 @@ func (t *Torrent) handleVerified(r verifyResult) {
 	if r.err != nil {
 		// Reads waiting for it fail rather than wait for a piece the
 		// storage cannot take (a full disk); a later read tries again.
+		// Not the peers' fault: nobody is judged.
 		err := fmt.Errorf("store piece %d: %w", r.piece, r.err)
 		select {
 		case t.storeErrs <- err:
@@ -152,71 +142,7 @@ func (t *Torrent) handleVerified(r verifyResult) {
 		return
 	}
 	t.counters.failed.Add(1)
-	t.log.Info("piece failed its hash check", "piece", r.piece, "senders", len(bad))
-	for i, id := range contributors {
-		t.suspects[r.piece] = append(t.suspects[r.piece], blockRecord{index: i, from: id, hash: r.blockHashes[i]})
-	}
-	senders := map[netip.AddrPort]bool{}
-	for _, k := range contributors {
-		senders[k] = true
-	}
-	for k := range senders {
-		p := t.peerByAddr(k)
-		if len(senders) == 1 {
-			t.ban(k, p, fmt.Errorf("sent every block of piece %d, which failed its hash check", r.piece))
-			continue
-		}
-		if p != nil {
-			if p.strikes++; p.strikes >= maxStrikes {
-				t.ban(k, p, fmt.Errorf("contributed to %d pieces that failed their hash check", p.strikes))
-			}
-		}
-	}
-}
-
-// contributors lists who sent each block of a complete piece.
-func (t *Torrent) contributors(piece int) []netip.AddrPort {
-	senders := t.picker.Senders(piece)
-	addrs := make([]netip.AddrPort, len(senders))
-	for i, id := range senders {
-		addrs[i] = t.addrOf[id]
-	}
-	return addrs
-}
-
-// smartBan compares the good piece's blocks with what each suspect sent
-// when the piece failed, and bans those whose blocks differed.
-func (t *Torrent) smartBan(piece int, good []metainfo.Hash) {
-	records := t.suspects[piece]
-	delete(t.suspects, piece)
-	if len(good) == 0 {
-		return
-	}
-	var liars []netip.AddrPort
-	for _, rec := range records {
-		if rec.index < len(good) && rec.hash != good[rec.index] && !slices.Contains(liars, rec.from) {
-			liars = append(liars, rec.from)
-		}
-	}
-	for _, k := range liars {
-		t.ban(k, t.peerByAddr(k), fmt.Errorf("sent corrupt data for piece %d", piece))
-	}
-}
-
-func (t *Torrent) peerByAddr(a netip.AddrPort) *peer {
-	for p := range t.peers {
-		if p.c.addr == a {
-			return p
-		}
-	}
-	return nil
-}
-
-// ban refuses a peer address for the rest of the session and drops it.
-func (t *Torrent) ban(a netip.AddrPort, p *peer, why error) {
-	t.banned[a] = true
-	t.log.Warn("peer banned", "peer", a, "why", why)
-	if p != nil {
-		t.dropPeer(p, why)
-	}
+	t.counters.discarded.Add(t.info.PieceSize(r.piece))
+	t.log.Info("piece failed its hash check", "piece", r.piece, "senders", len(ids))
+	t.judgeFailed(r.piece, from, r.blockHashes)
 }

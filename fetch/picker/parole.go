@@ -42,10 +42,11 @@ func (p *Picker) Single(i int) bool { return p.single[i] }
 // Release starts over every piece that peer owns, because it choked us,
 // was snubbed or left: its blocks of them are dropped (the engine frees
 // them), and each piece stays single-source for its next download. The
-// engine unrequests the peer's blocks in flight first.
+// engine unrequests the peer's blocks in flight first. A complete piece
+// is left to its hash check, here and in Discard.
 func (p *Picker) Release(peer int) (dropped []Block) {
 	for i, st := range p.active {
-		if st.owner != peer {
+		if st.owner != peer || st.received == len(st.blocks) {
 			continue
 		}
 		for j, bs := range st.blocks {
@@ -64,6 +65,9 @@ func (p *Picker) Release(peer int) (dropped []Block) {
 func (p *Picker) Discard(peer int) (dropped []Block) {
 	dropped = p.Release(peer)
 	for i, st := range p.active {
+		if st.received == len(st.blocks) {
+			continue
+		}
 		for j := range st.blocks {
 			bs := &st.blocks[j]
 			if !bs.received || int(bs.from) != peer {
