@@ -3,6 +3,7 @@ package fetch
 import (
 	"bytes"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -29,10 +30,17 @@ type scripted struct {
 	theirs wire.Handshake
 }
 
-// dialScripted connects to n and exchanges handshakes, offering reserved.
+// dialScripted connects to n from a loopback address of its own and
+// exchanges handshakes, offering reserved.
 func dialScripted(t *testing.T, n *node, mi *metainfo.MetaInfo, reserved [8]byte) *scripted {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: loopbackHost().AsSlice()}} // a host of its own
+	return dialScriptedFrom(t, n, mi, reserved, loopbackHost())
+}
+
+// dialScriptedFrom is dialScripted from the address ip.
+func dialScriptedFrom(t *testing.T, n *node, mi *metainfo.MetaInfo, reserved [8]byte, ip netip.Addr) *scripted {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip.AsSlice()}}
 	c, err := d.Dial("tcp", n.addr.String())
 	if err != nil {
 		t.Fatal(err)
