@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -149,20 +150,47 @@ func TestUnrequestedBlocksBanTheAddress(t *testing.T) {
 func TestConnectionsPerAddressLimited(t *testing.T) {
 	mi, src := makeContent(t, 64<<10, 32<<10)
 	seeder := startNode(t, mi, src, true, nil)
-	ip := loopbackHost()
-	for range maxPeersPerIP + 1 {
-		dialScriptedFrom(t, seeder, mi, wire.DefaultReserved(), ip)
+	for _, tc := range []struct {
+		ip     netip.Addr
+		closed int
+	}{
+		{loopbackHost(), 1},
+		{netip.MustParseAddr("127.0.0.1"), 0},
+	} {
+		var conns []*scripted
+		for range maxPeersPerIP + 1 {
+			conns = append(conns, dialScriptedFrom(t, seeder, mi, wire.DefaultReserved(), tc.ip))
+		}
+		if n := countClosed(conns, time.Second); n != tc.closed {
+			t.Fatalf("%d of %d connections from %v closed, want %d", n, len(conns), tc.ip, tc.closed)
+		}
 	}
-	wait.For(t, "the connection past the limit to be refused", 10*time.Second, func() bool {
-		s := stats(t, seeder)
-		return s.Refused == 1 && s.Peers == maxPeersPerIP
-	})
-	shared := netip.MustParseAddr("127.0.0.1")
-	for range maxPeersPerIP + 1 {
-		dialScriptedFrom(t, seeder, mi, wire.DefaultReserved(), shared)
+	if s := stats(t, seeder); s.Refused != 1 || s.Peers != 2*maxPeersPerIP+1 {
+		t.Fatalf("refused %d, %d peers", s.Refused, s.Peers)
 	}
-	wait.For(t, "every connection from 127.0.0.1 to be let in", 10*time.Second, func() bool {
-		s := stats(t, seeder)
-		return s.Refused == 1 && s.Peers == 2*maxPeersPerIP+1
-	})
+}
+
+// countClosed reads what each connection receives for a while, and counts
+// those that the other end closes meanwhile.
+func countClosed(conns []*scripted, within time.Duration) int {
+	ends := make(chan bool, len(conns))
+	for _, s := range conns {
+		s.c.SetReadDeadline(time.Now().Add(within))
+		go func() {
+			for {
+				if _, err := s.r.ReadMessage(); err != nil {
+					var ne net.Error
+					ends <- !errors.As(err, &ne) || !ne.Timeout()
+					return
+				}
+			}
+		}()
+	}
+	n := 0
+	for range conns {
+		if <-ends {
+			n++
+		}
+	}
+	return n
 }

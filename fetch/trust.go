@@ -27,8 +27,9 @@ import "net/netip"
 // The table is pure bookkeeping: the engine (judge.go) applies its
 // answers. It is owned by the loop.
 const (
-	// trustGood and trustBad: a failure costs more than a success earns,
-	// so that a peer that sends one bad piece in three still sinks.
+	// trustGood and trustBad: a failure costs twice what a success earns,
+	// so that a peer that fails one piece in three at best holds its
+	// ground, and one that fails more sinks to a ban.
 	trustGood = 1
 	trustBad  = 2
 	// trustMax bounds what a long good record buys: at most four failures
