@@ -25,28 +25,55 @@ type fakePeer struct {
 
 func startFakePeer(t *testing.T, mi *metainfo.MetaInfo, answer func(m wire.Message) []byte) *fakePeer {
 	t.Helper()
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(loopbackHost(), 0).String()) // a host of its own
+	fp := &fakePeer{}
+	fp.addr = newTestGroup(t).listen(t, loopbackHost(), func(c net.Conn) { // a host of its own
+		fp.mu.Lock()
+		fp.conns++
+		fp.mu.Unlock()
+		fp.serve(c, mi, answer)
+	})
+	return fp
+}
+
+// testGroup runs a test's goroutines: its context ends when the test
+// does, and the test then waits for them.
+type testGroup struct {
+	ctx context.Context
+	wg  sync.WaitGroup
+}
+
+func newTestGroup(t *testing.T) *testGroup {
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &testGroup{ctx: ctx}
+	t.Cleanup(func() { cancel(); g.wg.Wait() })
+	return g
+}
+
+// listen accepts connections at ip on a free port until the test ends and
+// serves each on a goroutine of its own; the connection is closed after
+// serve returns, or when the test ends. It returns the address.
+func (g *testGroup) listen(t *testing.T, ip netip.Addr, serve func(net.Conn)) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp := &fakePeer{addr: netip.MustParseAddrPort(ln.Addr().String())}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); ln.Close(); wg.Wait() })
-	wg.Go(func() {
+	context.AfterFunc(g.ctx, func() { ln.Close() })
+	g.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			fp.mu.Lock()
-			fp.conns++
-			fp.mu.Unlock()
-			context.AfterFunc(ctx, func() { c.Close() })
-			wg.Go(func() { fp.serve(c, mi, answer) })
+			stop := context.AfterFunc(g.ctx, func() { c.Close() })
+			g.wg.Go(func() {
+				defer stop()
+				defer c.Close()
+				serve(c)
+			})
 		}
 	})
-	return fp
+	return netip.MustParseAddrPort(ln.Addr().String())
 }
 
 func (fp *fakePeer) serve(c net.Conn, mi *metainfo.MetaInfo, answer func(m wire.Message) []byte) {

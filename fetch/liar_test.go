@@ -43,56 +43,50 @@ func (l *liar) lies(piece uint32) bool { return piece%3 == 0 }
 // parallel connections open to target, until the test ends.
 func startLiar(t *testing.T, ip string, mi *metainfo.MetaInfo, data []byte, target netip.AddrPort, parallel int) *liar {
 	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &liar{ip: netip.MustParseAddr(ip), addr: netip.MustParseAddrPort(ln.Addr().String()), mi: mi, data: data}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			stop := context.AfterFunc(ctx, func() { c.Close() })
-			wg.Go(func() {
-				defer stop()
-				if _, err := wire.ReadHandshake(c); err == nil && l.handshake(c) == nil {
-					l.serve(c)
-				}
-				c.Close()
-			})
+	l := &liar{ip: netip.MustParseAddr(ip), mi: mi, data: data}
+	g := newTestGroup(t)
+	l.addr = g.listen(t, l.ip, func(c net.Conn) {
+		if _, err := wire.ReadHandshake(c); err == nil && l.handshake(c) == nil {
+			l.serve(c)
 		}
 	})
 	for range parallel {
-		wg.Go(func() {
-			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}} // a new port each time
-			for ctx.Err() == nil {
-				l.count(func() { l.dials++ })
-				if c, err := d.DialContext(ctx, "tcp", target.String()); err == nil {
-					stop := context.AfterFunc(ctx, func() { c.Close() })
-					c.SetDeadline(time.Now().Add(5 * time.Second))
-					if l.handshake(c) == nil {
-						if _, err := wire.ReadHandshake(c); err == nil {
-							l.count(func() { l.answered++ })
-							c.SetDeadline(time.Time{})
-							l.serve(c)
-						}
-					}
-					stop()
-					c.Close()
-				}
-				select {
-				case <-ctx.Done():
-				case <-time.After(liarRedial):
-				}
-			}
-		})
+		g.wg.Go(func() { l.keepConnecting(g.ctx, target) })
 	}
 	return l
+}
+
+// keepConnecting connects to target, from a new port each time the last
+// connection ends, until ctx ends.
+func (l *liar) keepConnecting(ctx context.Context, target netip.AddrPort) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: l.ip.AsSlice()}} // port 0: a new one each time
+	for ctx.Err() == nil {
+		l.count(func() { l.dials++ })
+		if c, err := d.DialContext(ctx, "tcp", target.String()); err == nil {
+			l.visit(ctx, c)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(liarRedial):
+		}
+	}
+}
+
+// visit handshakes on a connection the liar opened and, if the node
+// answers, serves it until it ends.
+func (l *liar) visit(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	defer context.AfterFunc(ctx, func() { c.Close() })()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if l.handshake(c) != nil {
+		return
+	}
+	if _, err := wire.ReadHandshake(c); err != nil {
+		return
+	}
+	l.count(func() { l.answered++ })
+	c.SetDeadline(time.Time{})
+	l.serve(c)
 }
 
 func (l *liar) count(f func()) {
