@@ -26,8 +26,9 @@ type Stats struct {
 	CacheHits, CacheMisses int64
 	// Banned is the addresses banned (bans.go); Refused counts connections
 	// refused for a ban or the per-address limit; Discarded the bytes
-	// received and thrown away: failed pieces, blocks not asked for, and
-	// what a banned peer had sent.
+	// received and thrown away: failed pieces, blocks not asked for, what
+	// a banned peer had sent, and the blocks of a single-source piece
+	// whose peer stopped sending (picker.Release).
 	Banned    int
 	Refused   int64
 	Discarded int64
