@@ -17,6 +17,7 @@ import (
 // file is one file of a torrent.
 type file struct {
 	gofs.Inode
+	noXattrs
 	r *root
 	e *entry
 	f *metainfo.File
@@ -37,7 +38,7 @@ func (n *file) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	out.Size = uint64(n.f.Length)
 	out.Blocks = (out.Size + 511) / 512
 	out.Blksize = statfsBlock
-	n.r.setTimes(&out.Attr)
+	n.r.fillAttr(&out.Attr)
 	return 0
 }
 

@@ -19,6 +19,8 @@ import (
 	"log/slog"
 	"syscall"
 	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
 )
 
 // Source provides the data of a torrent's files.
@@ -87,3 +89,22 @@ func errno(err error) syscall.Errno {
 		return syscall.EIO
 	}
 }
+
+// noXattrs answers every extended attribute call with ENOSYS, which the
+// kernel takes as "this filesystem has none" and stops asking: ls -l asks
+// for ACLs and security labels of every file, one round trip each
+// otherwise. Every node embeds it, so the first such call settles it.
+type noXattrs struct{}
+
+func (noXattrs) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
+func (noXattrs) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
+var (
+	_ = (gofs.NodeGetxattrer)(noXattrs{})
+	_ = (gofs.NodeListxattrer)(noXattrs{})
+)

@@ -76,6 +76,7 @@ func (r *root) populate(key string, info *metainfo.Info, src Source) error {
 // note is PendingFile: a few lines of text.
 type note struct {
 	gofs.Inode
+	noXattrs
 	r    *root
 	text []byte
 }
@@ -89,7 +90,7 @@ var (
 func (n *note) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = syscall.S_IFREG | 0o444
 	out.Size = uint64(len(n.text))
-	n.r.setTimes(&out.Attr)
+	n.r.fillAttr(&out.Attr)
 	return 0
 }
 

@@ -29,6 +29,7 @@ const rootEntryTimeout = time.Second
 // the kernel is notified but changeMu, so lookups answer meanwhile.
 type root struct {
 	gofs.Inode
+	noXattrs
 	opts  Options
 	live  atomic.Bool  // mounted: changes are notified to the kernel
 	mtime atomic.Int64 // unix nanoseconds of the last change once mounted; 0: opts.MTime
@@ -169,13 +170,16 @@ func (r *root) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 		t = time.Unix(0, ns) // a library's scanner looks at the root's mtime for changes
 	}
 	out.SetTimes(&t, &t, &t)
+	out.Nlink = 1
 	return 0
 }
 
-// setTimes gives a torrent's entry the mount's time.
-func (r *root) setTimes(a *fuse.Attr) {
+// fillAttr gives a torrent's entry the mount's time and one link (a
+// directory too: 1 tells find that its subdirectories are not counted).
+func (r *root) fillAttr(a *fuse.Attr) {
 	t := r.opts.MTime
 	a.SetTimes(&t, &t, &t)
+	a.Nlink = 1
 }
 
 // statfsBlock is the block size reported by statfs.

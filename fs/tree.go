@@ -82,6 +82,7 @@ func (e *entry) inoIndex(de dent) int {
 // dir is a directory of a torrent.
 type dir struct {
 	gofs.Inode
+	noXattrs
 	r *root
 	e *entry
 	d int32 // in e's index
@@ -95,7 +96,7 @@ var (
 
 func (d *dir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = syscall.S_IFDIR | 0o555
-	d.r.setTimes(&out.Attr)
+	d.r.fillAttr(&out.Attr)
 	return 0
 }
 
@@ -151,6 +152,7 @@ func newFileNode(ctx context.Context, parent *gofs.Inode, r *root, e *entry, i i
 // link is a BEP 47 symlink, pointing inside the torrent.
 type link struct {
 	gofs.Inode
+	noXattrs
 	r      *root
 	target string
 }
@@ -167,7 +169,7 @@ func (l *link) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 func (l *link) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = syscall.S_IFLNK | 0o777
 	out.Size = uint64(len(l.target))
-	l.r.setTimes(&out.Attr)
+	l.r.fillAttr(&out.Attr)
 	return 0
 }
 
