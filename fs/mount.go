@@ -164,7 +164,7 @@ func (m *fuseMount) openFiles() []OpenFile {
 		files = append(files, h.state())
 	}
 	slices.SortFunc(files, func(a, b OpenFile) int {
-		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Pos, b.Pos))
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Pos, b.Pos))
 	})
 	return files
 }
