@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,11 +14,12 @@ import (
 	"github.com/btfs/btfs/metainfo"
 )
 
-// file is one file of the torrent.
+// file is one file of a torrent.
 type file struct {
 	gofs.Inode
+	noXattrs
 	r *root
-	c *content
+	e *entry
 	f *metainfo.File
 }
 
@@ -36,13 +38,14 @@ func (n *file) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	out.Size = uint64(n.f.Length)
 	out.Blocks = (out.Size + 511) / 512
 	out.Blksize = statfsBlock
-	n.r.setTimes(&out.Attr)
+	n.r.fillAttr(&out.Attr)
 	return 0
 }
 
 // handle is an open file: its Reader holds the readahead state, so two
 // handles on one file (players often open twice) keep their own.
 type handle struct {
+	key    string       // the torrent's, for OpenFiles
 	path   string       // for OpenFiles
 	pos    atomic.Int64 // the end of the last read, for OpenFiles
 	mu     sync.Mutex   // guards closed
@@ -56,12 +59,21 @@ func (n *file) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	h := &handle{path: n.c.info.DisplayPath(n.f), reader: n.c.src.Open(n.f.Offset, n.f.Length)}
+	h := &handle{key: n.e.key, path: n.path(), reader: n.e.src.Open(n.f.Offset, n.f.Length)}
 	if !n.r.track(h) {
 		h.close()
 		return nil, 0, syscall.EIO
 	}
 	return h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// path is the file's path under the mountpoint, below the name its torrent
+// is shown under.
+func (n *file) path() string {
+	if !n.e.info.MultiFile {
+		return n.e.name
+	}
+	return n.e.name + "/" + strings.Join(n.f.Path, "/")
 }
 
 // close closes the handle's reader once.
@@ -122,7 +134,7 @@ func (n *file) read(ctx context.Context, h *handle, dest []byte, off int64) ([]b
 
 // state is the handle as OpenFiles shows it.
 func (h *handle) state() OpenFile {
-	f := OpenFile{Path: h.path, Pos: h.pos.Load()}
+	f := OpenFile{Key: h.key, Path: h.path, Pos: h.pos.Load()}
 	if rr, ok := h.reader.(ReadaheadReporter); ok {
 		f.Pos, f.Readahead = rr.Readahead()
 	}
@@ -136,4 +148,36 @@ func (n *file) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
 	}
 	n.r.untrack(h)
 	return errno(h.close())
+}
+
+// track registers an open handle; false once the mount is closing.
+func (r *root) track(h *handle) bool {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	if r.closing {
+		return false
+	}
+	r.handles[h] = struct{}{}
+	return true
+}
+
+func (r *root) untrack(h *handle) {
+	r.hmu.Lock()
+	delete(r.handles, h)
+	r.hmu.Unlock()
+}
+
+// closeHandles ends every open handle's reads (blocked ones return EIO), so
+// that an unmount is not held up by readers waiting for data.
+func (r *root) closeHandles() {
+	r.hmu.Lock()
+	r.closing = true
+	hs := make([]*handle, 0, len(r.handles))
+	for h := range r.handles {
+		hs = append(hs, h)
+	}
+	r.hmu.Unlock()
+	for _, h := range hs {
+		h.close()
+	}
 }

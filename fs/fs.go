@@ -1,13 +1,16 @@
-// Package fs shows a torrent as a read-only FUSE filesystem (go-fuse).
+// Package fs shows torrents as a read-only FUSE filesystem (go-fuse).
 //
 // It knows file offsets, not pieces or peers: each open handle gets a Reader
 // from a Source for its file's byte range, and reads go to that Reader with
-// the request's context. The tree is built once when the mount starts, with
-// stable inode numbers; content never changes, so the kernel may cache it
+// the request's context. A mount is a Library: its root holds one entry per
+// torrent (its directory, or its one file), added and removed while
+// mounted, every change told to the kernel at once. A torrent's tree is
+// laid out on the first look inside it, with inode numbers stable across
+// mounts; its content never changes, so the kernel may cache it
 // (FOPEN_KEEP_CACHE) and a second read of the same bytes never reaches us.
-// A magnet link's mount may start before the torrent's info is known
-// (MountPending): its root then holds only a note, and the tree is built
-// once, when the info comes (Populate).
+// A magnet link's torrent may be shown before its info is known
+// (AddPending): a note stands in its place until the info comes (Populate).
+// Mount and MountPending are libraries of one torrent.
 package fs
 
 import (
@@ -16,6 +19,8 @@ import (
 	"log/slog"
 	"syscall"
 	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
 )
 
 // Source provides the data of a torrent's files.
@@ -60,6 +65,7 @@ type ReadaheadReporter interface {
 
 // OpenFile is a file open in the mount, as OpenFiles shows it.
 type OpenFile struct {
+	Key  string // the torrent's (Library.Add's key)
 	Path string // as shown under the mountpoint
 	// Pos is where a sequential read continues (the end of the last read);
 	// Readahead the bytes past it being fetched, 0 if the Reader does not say.
@@ -83,3 +89,22 @@ func errno(err error) syscall.Errno {
 		return syscall.EIO
 	}
 }
+
+// noXattrs answers every extended attribute call with ENOSYS, which the
+// kernel takes as "this filesystem has none" and stops asking: ls -l asks
+// for ACLs and security labels of every file, one round trip each
+// otherwise. Every node embeds it, so the first such call settles it.
+type noXattrs struct{}
+
+func (noXattrs) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
+func (noXattrs) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
+var (
+	_ = (gofs.NodeGetxattrer)(noXattrs{})
+	_ = (gofs.NodeListxattrer)(noXattrs{})
+)

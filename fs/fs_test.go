@@ -27,10 +27,11 @@ func TestMain(m *testing.M) {
 
 // memSource serves a torrent's bytes from memory, counting opens.
 type memSource struct {
-	data  []byte
-	mu    sync.Mutex
-	opens int
-	block chan struct{} // if set, reads wait on it (or on ctx)
+	data   []byte
+	mu     sync.Mutex
+	opens  int
+	closes int
+	block  chan struct{} // if set, reads wait on it (or on ctx)
 }
 
 func (s *memSource) Open(off, length int64) Reader {
@@ -56,7 +57,12 @@ func (r *memReader) ReadAt(ctx context.Context, p []byte, off int64) (int, error
 	return copy(p, r.data[off:]), nil
 }
 
-func (r *memReader) Close() error { return nil }
+func (r *memReader) Close() error {
+	r.s.mu.Lock()
+	r.s.closes++
+	r.s.mu.Unlock()
+	return nil
+}
 
 // testTorrent lays out files (pad, symlink, empty and nested ones included)
 // over random data.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	iofs "io/fs"
-	"log/slog"
 	"os"
 	"os/exec"
 	"slices"
@@ -24,45 +23,50 @@ import (
 const (
 	maxRead      = 1 << 20
 	maxReadAhead = 1 << 20
-	// cacheTimeout is how long the kernel may trust names and attributes:
-	// the tree never changes while mounted.
+	// cacheTimeout is how long the kernel may trust names and attributes
+	// inside a torrent: a torrent's tree never changes while shown (the
+	// root's names, which do, have rootEntryTimeout and notifications).
 	cacheTimeout = time.Hour
 )
 
 // fsName names the filesystem in the mount table (type "fuse.btfs").
 const fsName = "btfs"
 
-// Mounted is a mounted torrent.
-type Mounted struct {
+// fuseMount is a root at a mountpoint.
+type fuseMount struct {
 	server *fuse.Server
 	root   *root
 	dir    string
 	absDir string // dir as the mount table shows it
 }
 
+// Mounted is a mounted torrent: a library of one.
+type Mounted struct {
+	m fuseMount
+}
+
+// singleKey is the key of the one torrent of a Mounted.
+const singleKey = "torrent"
+
 // Mount shows info's files at mountpoint, reading through src. It returns
 // once the kernel has the mount; Unmount (or an outside umount) ends it.
 func Mount(mountpoint string, info *metainfo.Info, src Source, opts Options) (*Mounted, error) {
 	r := newRoot(opts)
-	r.content.Store(&content{info: info, src: src})
-	return mountRoot(mountpoint, r)
-}
-
-// newRoot makes a root directory with opts' defaults filled in.
-func newRoot(opts Options) *root {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+	if _, err := r.add(singleKey, "", info, src); err != nil {
+		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
-	if opts.MTime.IsZero() {
-		opts.MTime = time.Now()
-	}
-	return &root{opts: opts, handles: map[*handle]struct{}{}}
-}
-
-// mountRoot puts r at mountpoint.
-func mountRoot(mountpoint string, r *root) (*Mounted, error) {
-	if err := CheckMountpoint(mountpoint); err != nil {
+	m, err := mountRoot(mountpoint, r)
+	if err != nil {
 		return nil, err
+	}
+	return &Mounted{m: m}, nil
+}
+
+// mountRoot puts r at mountpoint; from then on, its changes are told to
+// the kernel.
+func mountRoot(mountpoint string, r *root) (fuseMount, error) {
+	if err := CheckMountpoint(mountpoint); err != nil {
+		return fuseMount{}, err
 	}
 	opts := r.opts
 	timeout := cacheTimeout
@@ -82,9 +86,10 @@ func mountRoot(mountpoint string, r *root) (*Mounted, error) {
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
+		return fuseMount{}, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
-	return &Mounted{server: server, root: r, dir: mountpoint, absDir: absMountpoint(mountpoint)}, nil
+	r.live.Store(true)
+	return fuseMount{server: server, root: r, dir: mountpoint, absDir: absMountpoint(mountpoint)}, nil
 }
 
 // CheckMountpoint explains, before the kernel does it less clearly, why a
@@ -124,7 +129,9 @@ func CheckMountpoint(dir string) error {
 // some process still keeps the mount busy (a shell inside it), it is
 // detached lazily: it vanishes at once, and the kernel lets go when the last
 // file is closed.
-func (m *Mounted) Unmount() error {
+func (m *Mounted) Unmount() error { return m.m.unmount() }
+
+func (m *fuseMount) unmount() error {
 	if m.server.Unmount() == nil {
 		return nil
 	}
@@ -143,19 +150,21 @@ func (m *Mounted) Unmount() error {
 
 // OpenFiles lists the files open in the mount, one entry per open handle,
 // by path.
-func (m *Mounted) OpenFiles() []OpenFile {
-	m.root.mu.Lock()
+func (m *Mounted) OpenFiles() []OpenFile { return m.m.openFiles() }
+
+func (m *fuseMount) openFiles() []OpenFile {
+	m.root.hmu.Lock()
 	hs := make([]*handle, 0, len(m.root.handles))
 	for h := range m.root.handles {
 		hs = append(hs, h)
 	}
-	m.root.mu.Unlock()
+	m.root.hmu.Unlock()
 	files := make([]OpenFile, 0, len(hs))
 	for _, h := range hs {
 		files = append(files, h.state())
 	}
 	slices.SortFunc(files, func(a, b OpenFile) int {
-		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Pos, b.Pos))
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Key, b.Key), cmp.Compare(a.Pos, b.Pos))
 	})
 	return files
 }
@@ -166,7 +175,9 @@ func (m *Mounted) OpenFiles() []OpenFile {
 // copy of it lives on in another mount namespace (made by unshare -m, a
 // container start), which nothing here can reach or end. The caller then
 // exits, and closing the FUSE device fails what is left.
-func (m *Mounted) Wait() {
+func (m *Mounted) Wait() { m.m.wait() }
+
+func (m *fuseMount) wait() {
 	done := make(chan struct{})
 	go func() { m.server.Wait(); close(done) }()
 	tick := time.NewTicker(goneCheckEvery)

@@ -103,7 +103,7 @@ func TestOpenFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if files := m.OpenFiles(); len(files) != 1 || files[0] != (OpenFile{Path: "album/cover/front.jpg", Pos: 1234, Readahead: 5678}) {
+	if files := m.OpenFiles(); len(files) != 1 || files[0] != (OpenFile{Key: singleKey, Path: "album/cover/front.jpg", Pos: 1234, Readahead: 5678}) {
 		t.Fatalf("a reader that reports its readahead: %+v", files)
 	}
 }

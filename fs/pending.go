@@ -2,9 +2,8 @@ package fs
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"syscall"
-	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -24,47 +23,60 @@ const PendingFile = ".btfs-metadata-pending"
 // the info.
 func MountPending(mountpoint, note string, opts Options) (*Mounted, error) {
 	r := newRoot(opts)
-	r.note = note
-	return mountRoot(mountpoint, r)
+	if _, err := r.addPending(singleKey, PendingFile, note); err != nil {
+		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
+	}
+	m, err := mountRoot(mountpoint, r)
+	if err != nil {
+		return nil, err
+	}
+	return &Mounted{m: m}, nil
 }
-
-// errPopulated is returned by a second Populate, or one of a mount made by
-// Mount.
-var errPopulated = errors.New("fs: the mount already shows a torrent")
 
 // Populate shows info's files, read through src, in a mount made by
-// MountPending, and removes PendingFile. The kernel is told to forget what
-// it cached of the root (its listing, and the names it looked up and did
-// not find), so the files show at once.
+// MountPending, in place of PendingFile (see Library.Populate). It fails in
+// a mount that shows them already.
 func (m *Mounted) Populate(info *metainfo.Info, src Source) error {
-	r := m.root
-	c := &content{info: info, src: src}
-	if !r.content.CompareAndSwap(nil, c) {
-		return errPopulated
-	}
-	r.build(context.Background(), c)
-	r.built.Store(true)
-	if n := r.GetChild(PendingFile); n != nil {
-		r.RmChild(PendingFile)
-		r.NotifyDelete(PendingFile, n)
-	}
-	// Errors mean the kernel had nothing cached (or is gone): nothing to do.
-	for name := range r.Children() {
-		r.NotifyEntry(name)
-	}
-	r.NotifyContent(0, 0)
-	return nil
+	return m.m.root.populate(singleKey, info, src)
 }
 
-// addNote adds PendingFile to the root.
-func (r *root) addNote(ctx context.Context) {
-	n := r.NewPersistentInode(ctx, &note{r: r, text: []byte(r.note)}, gofs.StableAttr{Mode: syscall.S_IFREG})
-	r.AddChild(PendingFile, n, false)
+// addPending shows a note named name in place of key's torrent.
+func (r *root) addPending(key, name, note string) (string, error) {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	if err := checkName(name); err != nil {
+		return "", fmt.Errorf("fs: add %s: %w", key, err)
+	}
+	return r.show(key, name, nil, nil, []byte(note))
+}
+
+// populate replaces key's note by its torrent's files: the note goes
+// first, and the kernel is told, before the files are shown, so that
+// nobody sees both.
+func (r *root) populate(key string, info *metainfo.Info, src Source) error {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	r.mu.Lock()
+	e := r.byKey[key]
+	r.mu.Unlock()
+	switch {
+	case e == nil:
+		return fmt.Errorf("fs: populate %s: %w", key, ErrUnknown)
+	case e.info != nil:
+		return fmt.Errorf("fs: populate %s: %w", key, ErrNotPending)
+	}
+	if err := checkInfo(info); err != nil {
+		return fmt.Errorf("fs: populate %s: %w", key, err)
+	}
+	r.hide(e)
+	_, err := r.show(key, topName(info), info, src, nil)
+	return err
 }
 
 // note is PendingFile: a few lines of text.
 type note struct {
 	gofs.Inode
+	noXattrs
 	r    *root
 	text []byte
 }
@@ -78,7 +90,7 @@ var (
 func (n *note) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	out.Mode = syscall.S_IFREG | 0o444
 	out.Size = uint64(len(n.text))
-	n.r.setTimes(&out.Attr)
+	n.r.fillAttr(&out.Attr)
 	return 0
 }
 
@@ -94,27 +106,4 @@ func (n *note) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off in
 		return fuse.ReadResultData(nil), 0
 	}
 	return fuse.ReadResultData(n.text[off:min(int64(len(n.text)), off+int64(len(dest)))]), 0
-}
-
-// Lookup finds a child of the root, as go-fuse does for a directory without
-// Lookup, but while the tree is not built the kernel is told not to keep
-// the answer "no such name" (a NegativeTimeout of 1 ns, as 0 means the
-// mount's hour): the name may come with the info a moment later, and a
-// lookup answered just before Populate would otherwise hide it.
-func (r *root) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	settled := r.built.Load() // before the look: a tree built after it may have the name
-	child := r.GetChild(name)
-	if child == nil {
-		if !settled {
-			out.SetEntryTimeout(time.Nanosecond)
-		}
-		return nil, syscall.ENOENT
-	}
-	if ga, ok := child.Operations().(gofs.NodeGetattrer); ok {
-		var a fuse.AttrOut
-		if ga.Getattr(ctx, nil, &a) == 0 {
-			out.Attr = a.Attr
-		}
-	}
-	return child, 0
 }

@@ -1,11 +1,11 @@
 package fs
 
 import (
+	"cmp"
 	"context"
 	"path"
+	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -14,78 +14,145 @@ import (
 	"github.com/btfs/btfs/metainfo"
 )
 
-// root is the mount's top directory. Its children are built once: in
-// OnAdd, or in Populate for a mount made before the torrent's info was known
-// (MountPending), which shows a note until then.
-type root struct {
+// index is a multi-file torrent's directories, each a list of entries
+// sorted by name, the torrent's top directory first. It is built on the
+// first look inside the torrent, so a library of torrents nobody opens
+// holds their infos and nothing more.
+type index struct {
+	dirs [][]dent
+}
+
+// dent is one entry of a directory: file index i >= 0, or directory d.
+type dent struct {
+	name string
+	file int32 // -1 for a directory
+	dir  int32
+}
+
+// buildIndex lays out info's paths below the torrent's name, as johang/btfs
+// and other clients do. Pad files are not shown; of two entries of one
+// name, the first in the torrent wins (parsed torrents have none).
+func buildIndex(info *metainfo.Info) *index {
+	x := &index{dirs: [][]dent{nil}}
+	ids := map[string]int32{}
+	for i := range info.Files {
+		f := &info.Files[i]
+		if f.IsPad() || len(f.Path) == 0 {
+			continue
+		}
+		parent := int32(0)
+		for k := 1; k < len(f.Path); k++ {
+			p := strings.Join(f.Path[:k], "/")
+			id, ok := ids[p]
+			if !ok {
+				id = int32(len(x.dirs))
+				x.dirs = append(x.dirs, nil)
+				ids[p] = id
+				x.dirs[parent] = append(x.dirs[parent], dent{name: f.Path[k-1], file: -1, dir: id})
+			}
+			parent = id
+		}
+		x.dirs[parent] = append(x.dirs[parent], dent{name: f.Path[len(f.Path)-1], file: int32(i)})
+	}
+	for d, ents := range x.dirs {
+		slices.SortStableFunc(ents, func(a, b dent) int { return strings.Compare(a.name, b.name) })
+		x.dirs[d] = slices.CompactFunc(ents, func(a, b dent) bool { return a.name == b.name })
+	}
+	return x
+}
+
+// index builds e's index once.
+func (e *entry) index() *index {
+	e.once.Do(func() { e.idx = buildIndex(e.info) })
+	return e.idx
+}
+
+// inoIndex is the number within its torrent of a directory entry: 1+i for
+// file i, after the files for directory d (d > 0), 0 for the top directory.
+func (e *entry) inoIndex(de dent) int {
+	if de.file >= 0 {
+		return 1 + int(de.file)
+	}
+	if de.dir == 0 {
+		return 0
+	}
+	return len(e.info.Files) + int(de.dir)
+}
+
+// dir is a directory of a torrent.
+type dir struct {
 	gofs.Inode
-	content atomic.Pointer[content] // nil until the info is known
-	built   atomic.Bool             // the tree of content is complete (Lookup)
-	note    string                  // the text of PendingFile, until then
-	opts    Options
-
-	mu      sync.Mutex // guards handles and closing
-	handles map[*handle]struct{}
-	closing bool // unmounting: open files fail
-}
-
-// track registers an open handle; false once the mount is closing.
-func (r *root) track(h *handle) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closing {
-		return false
-	}
-	r.handles[h] = struct{}{}
-	return true
-}
-
-func (r *root) untrack(h *handle) {
-	r.mu.Lock()
-	delete(r.handles, h)
-	r.mu.Unlock()
-}
-
-// closeHandles ends every open handle's reads (blocked ones return EIO), so
-// that an unmount is not held up by readers waiting for data.
-func (r *root) closeHandles() {
-	r.mu.Lock()
-	r.closing = true
-	hs := make([]*handle, 0, len(r.handles))
-	for h := range r.handles {
-		hs = append(hs, h)
-	}
-	r.mu.Unlock()
-	for _, h := range hs {
-		h.close()
-	}
-}
-
-// content is what the tree shows: a torrent's files and where their bytes
-// come from. It never changes once set.
-type content struct {
-	info *metainfo.Info
-	src  Source
+	noXattrs
+	r *root
+	e *entry
+	d int32 // in e's index
 }
 
 var (
-	_ = (gofs.NodeOnAdder)((*root)(nil))
-	_ = (gofs.NodeLookuper)((*root)(nil))
-	_ = (gofs.NodeStatfser)((*root)(nil))
-	_ = (gofs.NodeGetattrer)((*root)(nil))
+	_ = (gofs.NodeGetattrer)((*dir)(nil))
+	_ = (gofs.NodeLookuper)((*dir)(nil))
+	_ = (gofs.NodeReaddirer)((*dir)(nil))
 )
 
-// dir is a directory of the torrent.
-type dir struct {
-	gofs.Inode
-	r *root
+func (d *dir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFDIR | 0o555
+	d.r.fillAttr(&out.Attr)
+	return 0
 }
 
-var _ = (gofs.NodeGetattrer)((*dir)(nil))
+func (d *dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	ents := d.e.index().dirs[d.d]
+	i, found := slices.BinarySearchFunc(ents, name, func(de dent, name string) int { return cmp.Compare(de.name, name) })
+	if !found {
+		return nil, syscall.ENOENT
+	}
+	de := ents[i]
+	var ch *gofs.Inode
+	if de.file < 0 {
+		ch = d.NewInode(ctx, &dir{r: d.r, e: d.e, d: de.dir},
+			gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: d.e.ino(d.e.inoIndex(de)), Gen: d.e.gen})
+	} else {
+		ch = newFileNode(ctx, &d.Inode, d.r, d.e, int(de.file))
+	}
+	var a fuse.AttrOut
+	if ch.Operations().(gofs.NodeGetattrer).Getattr(ctx, nil, &a) == 0 {
+		out.Attr = a.Attr
+	}
+	return ch, 0
+}
+
+func (d *dir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	ents := d.e.index().dirs[d.d]
+	list := make([]fuse.DirEntry, len(ents))
+	for i, de := range ents {
+		mode := uint32(syscall.S_IFDIR)
+		if de.file >= 0 {
+			mode = syscall.S_IFREG
+			if d.e.info.Files[de.file].IsSymlink() {
+				mode = syscall.S_IFLNK
+			}
+		}
+		list[i] = fuse.DirEntry{Name: de.name, Mode: mode, Ino: d.e.ino(d.e.inoIndex(de))}
+	}
+	return gofs.NewListDirStream(list), 0
+}
+
+// newFileNode makes the node of e's file i (a file or a BEP 47 symlink)
+// for parent.
+func newFileNode(ctx context.Context, parent *gofs.Inode, r *root, e *entry, i int) *gofs.Inode {
+	f := &e.info.Files[i]
+	id := gofs.StableAttr{Mode: syscall.S_IFREG, Ino: e.ino(e.inoIndex(dent{file: int32(i)})), Gen: e.gen}
+	if f.IsSymlink() {
+		id.Mode = syscall.S_IFLNK
+		return parent.NewInode(ctx, &link{r: r, target: relativeTarget(e.info, e.info.DisplayPath(f), f.SymlinkTarget)}, id)
+	}
+	return parent.NewInode(ctx, &file{r: r, e: e, f: f}, id)
+}
 
 // link is a BEP 47 symlink, pointing inside the torrent.
 type link struct {
 	gofs.Inode
+	noXattrs
 	r      *root
 	target string
 }
@@ -95,65 +162,21 @@ var (
 	_ = (gofs.NodeGetattrer)((*link)(nil))
 )
 
-// OnAdd builds the tree, or shows the note of a pending mount.
-func (r *root) OnAdd(ctx context.Context) {
-	if c := r.content.Load(); c != nil {
-		r.build(ctx, c)
-		r.built.Store(true)
-		return
-	}
-	r.addNote(ctx)
+func (l *link) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	return []byte(l.target), 0
 }
 
-// build makes the tree of c under the root: the paths a multi-file torrent
-// shows under its name, or the single file at the top, as johang/btfs and
-// other clients lay them out. Pad files are not shown.
-func (r *root) build(ctx context.Context, c *content) {
-	files := c.info.Files
-	nextDirIno := uint64(len(files)) + 2 // files take 2..len+1, by index: stable across mounts
-	dirs := map[string]*gofs.Inode{"": &r.Inode}
-	var mkdirs func(p string) *gofs.Inode
-	mkdirs = func(p string) *gofs.Inode {
-		if n := dirs[p]; n != nil {
-			return n
-		}
-		parentPath := path.Dir(p)
-		if parentPath == "." {
-			parentPath = ""
-		}
-		parent := mkdirs(parentPath)
-		n := parent.NewPersistentInode(ctx, &dir{r: r}, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: nextDirIno})
-		nextDirIno++
-		parent.AddChild(path.Base(p), n, false)
-		dirs[p] = n
-		return n
-	}
-	for i := range files {
-		f := &files[i]
-		if f.IsPad() {
-			continue
-		}
-		p := c.info.DisplayPath(f)
-		d := path.Dir(p)
-		if d == "." {
-			d = ""
-		}
-		parent := mkdirs(d)
-		ino := uint64(i) + 2
-		var node gofs.InodeEmbedder
-		mode := uint32(syscall.S_IFREG)
-		if f.IsSymlink() {
-			node, mode = &link{r: r, target: relativeTarget(c.info, p, f.SymlinkTarget)}, syscall.S_IFLNK
-		} else {
-			node = &file{r: r, c: c, f: f}
-		}
-		parent.AddChild(path.Base(p), parent.NewPersistentInode(ctx, node, gofs.StableAttr{Mode: mode, Ino: ino}), false)
-	}
+func (l *link) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	out.Mode = syscall.S_IFLNK | 0o777
+	out.Size = uint64(len(l.target))
+	l.r.fillAttr(&out.Attr)
+	return 0
 }
 
 // relativeTarget turns a symlink's target (relative to the torrent's root)
 // into a path relative to the link's own directory, so it resolves inside
-// the mount wherever the mount is.
+// the mount wherever the mount is, and whatever name the torrent is shown
+// under.
 func relativeTarget(info *metainfo.Info, linkPath string, target []string) string {
 	to := target
 	if info.MultiFile {
@@ -169,53 +192,4 @@ func relativeTarget(info *metainfo.Info, linkPath string, target []string) strin
 	}
 	rel := strings.Repeat("../", len(from)-common) + strings.Join(to[common:], "/")
 	return rel
-}
-
-func (r *root) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	r.dirAttr(&out.Attr)
-	return 0
-}
-
-func (d *dir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.r.dirAttr(&out.Attr)
-	return 0
-}
-
-func (r *root) dirAttr(a *fuse.Attr) {
-	a.Mode = syscall.S_IFDIR | 0o555
-	r.setTimes(a)
-}
-
-func (r *root) setTimes(a *fuse.Attr) {
-	t := r.opts.MTime
-	a.SetTimes(&t, &t, &t)
-}
-
-func (l *link) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	return []byte(l.target), 0
-}
-
-func (l *link) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	out.Mode = syscall.S_IFLNK | 0o777
-	out.Size = uint64(len(l.target))
-	l.r.setTimes(&out.Attr)
-	return 0
-}
-
-// statfsBlock is the block size reported by statfs.
-const statfsBlock = 4096
-
-// Statfs reports the torrent's size as the filesystem's, all of it used
-// (nothing while the info is not known).
-func (r *root) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	out.Bsize, out.Frsize = statfsBlock, statfsBlock
-	c := r.content.Load()
-	if c == nil {
-		return 0
-	}
-	blocks := uint64((c.info.Length + statfsBlock - 1) / statfsBlock)
-	out.Blocks, out.Bfree, out.Bavail = blocks, 0, 0
-	out.Files = uint64(len(c.info.Files))
-	out.NameLen = metainfo.MaxElementLength
-	return 0
 }

@@ -164,3 +164,17 @@ func (info *Info) DisplayPath(f *File) string {
 	}
 	return info.Name + "/" + strings.Join(f.Path, "/")
 }
+
+// TagName inserts tag into name, before its extension if keepExt (a file:
+// "movie.mkv" and " [ab12]" give "movie [ab12].mkv", so players still know
+// the type) or at its end (a directory), cutting the stem so the whole fits
+// in MaxElementLength bytes.
+func TagName(name, tag string, keepExt bool) string {
+	stem, ext := name, ""
+	if keepExt {
+		if stem, ext = splitExt(name); len(ext) > maxKeptExtension {
+			stem, ext = name, ""
+		}
+	}
+	return cutToFit(stem, tag+ext)
+}
