@@ -19,10 +19,13 @@ import (
 const (
 	// DefaultMaxSize bounds the cache when the user says nothing: big enough
 	// for a few films or a dataset's working set, small enough for a laptop
-	// disk. A fixed number rather than a share of free space, so that what
-	// is evicted does not depend on what other programs do with the disk;
-	// a full disk is handled on its own (rule 7).
+	// disk. On a disk with less room the default is DefaultDiskShare of what
+	// the cache could take at Open (the disk's free space plus what the
+	// cache holds already), so that the default never asks for more than
+	// the disk holds and leaves room for other programs.
 	DefaultMaxSize = 10 << 30
+	// DefaultDiskShare, in percent: see DefaultMaxSize.
+	DefaultDiskShare = 75
 	// MinMaxSize is the smallest bound: below it badger's fixed costs (a
 	// memtable's log, the LSM tree, the value-log file being written) would
 	// take most of the space.
@@ -98,7 +101,8 @@ var (
 
 // Options configure a Cache.
 type Options struct {
-	// MaxSize bounds the directory's size on disk; 0 means DefaultMaxSize.
+	// MaxSize bounds the directory's size on disk; 0 means DefaultMaxSize,
+	// or DefaultDiskShare of the room the disk has for the cache if less.
 	MaxSize int64
 	// Logger receives badger's warnings and errors, and evictions at debug
 	// level; nil discards them.
@@ -122,8 +126,9 @@ type Options struct {
 // Cache is a store of verified pieces shared by all torrents. It is safe for
 // concurrent use.
 //
-// Lock order: opMu, then gcMu, then writeMu, then mu. mu is never held across a badger
-// call.
+// Lock order: opMu, then gcMu, then writeMu, then commitMu, then mu, then
+// roomMu. mu and
+// roomMu are never held across a badger call.
 type Cache struct {
 	db           *badger.DB
 	dir          string
@@ -147,12 +152,23 @@ type Cache struct {
 	// value-log file at a time.
 	writeMu sync.RWMutex
 	gcMu    sync.Mutex // serializes GC rounds: the background's and Compact's
+	// commitMu makes commits one at a time, each in a badger write batch
+	// of its own, so that the blocks preallocate gives a commit are in the
+	// files badger writes it to. It guards the fields below.
+	commitMu    sync.Mutex
+	vlogTail    logTail // the value-log file being written
+	memTail     logTail // the memtable log being written
+	nextMem     string  // the memtable log made ahead of badger
+	noFallocate bool    // the filesystem has no fallocate
 
 	mu       sync.Mutex // guards the fields below and every TorrentStore's piece state
 	torrents map[metainfo.Hash]*TorrentStore
 	live     int64  // bytes of stored pieces, plus writes in flight
 	clock    uint64 // LRU clock: the last tick handed out
 	closed   bool
+
+	roomMu sync.Mutex // guards room
+	room   room
 
 	gcKick chan struct{} // cap 1: start a GC round
 	quit   chan struct{} // closed by Close
@@ -161,19 +177,25 @@ type Cache struct {
 
 // Open opens (or creates) the cache in dir.
 func Open(dir string, opts Options) (*Cache, error) {
-	maxSize := opts.MaxSize
-	if maxSize == 0 {
-		maxSize = DefaultMaxSize
-	}
-	if maxSize < MinMaxSize {
-		return nil, fmt.Errorf("cache: size bound %s is below the minimum %s", bytesize.Format(maxSize), bytesize.Format(MinMaxSize))
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
+		return nil, dirError(dir, err)
+	}
+	if err := probeWritable(dir); err != nil {
+		return nil, err
+	}
+	maxSize := opts.MaxSize
+	if maxSize == 0 {
+		var err error
+		if maxSize, err = defaultMaxSize(dir); err != nil {
+			return nil, err
+		}
+	}
+	if maxSize < MinMaxSize {
+		return nil, fmt.Errorf("cache: size bound %s is below the minimum %s", bytesize.Format(maxSize), bytesize.Format(MinMaxSize))
 	}
 	c := &Cache{
 		dir: dir, log: log, maxSize: maxSize,
@@ -185,12 +207,19 @@ func Open(dir string, opts Options) (*Cache, error) {
 	}
 	// Headroom for what is on disk besides live pieces: garbage not yet
 	// collected (an eighth), the value-log file being written and the one
-	// GC writes into, and a memtable's log.
-	c.liveMax = maxSize - maxSize/8 - 2*c.vlogFileSize - c.memTableSize
+	// GC writes into, a memtable's log, and the reserve (room.go).
+	c.liveMax = maxSize - maxSize/8 - 2*c.vlogFileSize - c.memTableSize - c.reserveSize()
 	c.evictSlack = c.liveMax / evictShare
+	// A crash leaves logs with sparse tails, and maybe a full disk: make
+	// the store safe to open (room.go, rules 3 and 4).
+	if err := trimSparseTails(dir, log); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
 	if err := removeEmptyLogs(dir, log); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
+	c.releaseReserveIfFull()
+	c.room.reserved = c.hasReserve()
 	db, err := badger.Open(c.badgerOptions(opts))
 	if err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), "Cannot acquire directory lock") {
@@ -243,6 +272,7 @@ func (c *Cache) close(saveRecency bool) error {
 			c.log.Warn("cache: recency not saved; the next start evicts in write order", "err", err)
 		}
 	}
+	c.releaseReserveIfFull() // Close flushes the memtable (room.go, rule 3)
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("cache: close: %w", err)
 	}
