@@ -62,21 +62,26 @@ func cacheCommand() *cli.Command {
 	}
 }
 
-// defaultCacheSize is the bound when --cache-size is not given ("10GiB"):
-// see cache.DefaultMaxSize for why a fixed size.
-var defaultCacheSize = strings.ReplaceAll(bytesize.Format(cache.DefaultMaxSize), " ", "")
+// cacheSizeDefault says what the bound is when --cache-size is not given:
+// the cache package picks it at Open (cache.DefaultMaxSize, or
+// cache.DefaultDiskShare of the disk's room when that is less).
+var cacheSizeDefault = fmt.Sprintf("%s, or %d%% of the disk's free space plus the cache if less",
+	strings.ReplaceAll(bytesize.Format(cache.DefaultMaxSize), " ", ""), cache.DefaultDiskShare)
 
 // cacheFlags are the flags of every command that uses the piece cache.
 func cacheFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "cache-dir", Value: defaultCacheDir(), Usage: "keep verified pieces under `DIR`"},
-		&cli.StringFlag{Name: "cache-size", Value: defaultCacheSize,
+		&cli.StringFlag{Name: "cache-size", DefaultText: cacheSizeDefault,
 			Usage: "bound the cache to `SIZE` on disk (512MiB, 10GiB, 10G); least recently used pieces go first"},
 	}
 }
 
-// cacheSize parses --cache-size.
+// cacheSize parses --cache-size; 0 when it is not given (the cache picks).
 func cacheSize(c *cli.Context) (int64, error) {
+	if !c.IsSet("cache-size") {
+		return 0, nil
+	}
 	n, err := bytesize.Parse(c.String("cache-size"))
 	if err != nil {
 		return 0, usagef(c, "--cache-size: %v", err)
@@ -144,7 +149,7 @@ func runCacheLs(c *cli.Context) error {
 				Pieces: u.Pieces, NumPieces: u.NumPieces, Bytes: u.Bytes})
 		}
 		use := cc.Usage()
-		out.Disk, out.Live = use.Disk, use.Live
+		out.Disk, out.Live, out.Bound = use.Disk, use.Live, use.MaxSize
 		if err := cc.Close(); err != nil {
 			return err
 		}
