@@ -78,6 +78,10 @@ const (
 	// memtable and compacts) come once per few percent of the cache
 	// written, not once per piece.
 	evictShare = 32
+	// maxWriters bounds the WritePiece calls past their first checks:
+	// commits go one at a time (commitMu), and a second writer assembles
+	// its chunks meanwhile.
+	maxWriters = 2
 	// dropBatch bounds the prefixes of one DropPrefix: its compaction tests
 	// every key against every prefix.
 	dropBatch = 256
@@ -167,8 +171,9 @@ type Cache struct {
 	clock    uint64 // LRU clock: the last tick handed out
 	closed   bool
 
-	roomMu sync.Mutex // guards room
-	room   room
+	roomMu  sync.Mutex // guards room
+	room    room
+	writers chan struct{} // cap maxWriters: the writes under way
 
 	gcKick chan struct{} // cap 1: start a GC round
 	quit   chan struct{} // closed by Close
@@ -197,13 +202,20 @@ func Open(dir string, opts Options) (*Cache, error) {
 	if maxSize < MinMaxSize {
 		return nil, fmt.Errorf("cache: size bound %s is below the minimum %s", bytesize.Format(maxSize), bytesize.Format(MinMaxSize))
 	}
+	// Badger's files are sized to the bound, or to the disk if it holds
+	// less: their sizes are the room each write asks the disk for.
+	sizing := maxSize
+	if free, err := freeSpace(dir); err == nil {
+		sizing = min(sizing, max(free+dirUsage(dir), MinMaxSize))
+	}
 	c := &Cache{
 		dir: dir, log: log, maxSize: maxSize,
-		vlogFileSize: min(max(maxSize/32, minVlogFileSize), maxVlogFileSize),
-		memTableSize: min(max(maxSize/64, minMemTableSize), maxMemTableSize),
+		vlogFileSize: min(max(sizing/32, minVlogFileSize), maxVlogFileSize),
+		memTableSize: min(max(sizing/64, minMemTableSize), maxMemTableSize),
 		torrents:     map[metainfo.Hash]*TorrentStore{},
 		gcKick:       make(chan struct{}, 1),
 		quit:         make(chan struct{}),
+		writers:      make(chan struct{}, maxWriters),
 	}
 	// Headroom for what is on disk besides live pieces: garbage not yet
 	// collected (an eighth), the value-log file being written and the one

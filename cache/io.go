@@ -176,6 +176,11 @@ func (s *TorrentStore) WritePiece(piece int, blocks [][]byte) error {
 		return err
 	}
 	defer c.leave()
+	// A few writers at a time: the others wait here, not with their bytes
+	// counted as live, where they would make eviction give up (ErrNoRoom)
+	// while a write collects garbage.
+	c.writers <- struct{}{}
+	defer func() { <-c.writers }()
 
 	c.mu.Lock()
 	if s.used[piece] != 0 {

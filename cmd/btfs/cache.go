@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -240,4 +241,19 @@ func runCacheRm(c *cli.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// readaheadFraction: the readahead of one open file is at most this
+// fraction of the cache's bound. A window larger than what the cache keeps
+// (16 MiB bound, 32 MiB readahead) evicts the pieces it fetched before the
+// reader gets to them, and they are fetched again and again.
+const readaheadFraction = 4
+
+// fitReadahead bounds readahead to what the cache can keep for a reader.
+func fitReadahead(readahead int64, cc *cache.Cache, log *slog.Logger) int64 {
+	if most := cc.MaxSize() / readaheadFraction; readahead > most {
+		log.Info("readahead lowered to a quarter of the cache's bound", "readahead", bytesize.Format(most), "cache_size", bytesize.Format(cc.MaxSize()))
+		return most
+	}
+	return readahead
 }
