@@ -38,10 +38,16 @@ import (
 //  4. Open first cuts off the never-written sparse tails of the .mem and
 //     .vlog files a crash left (trimSparseTails), which badger would read
 //     through its map to find where the log ends.
+//  5. Before each commit and each GC round, the blocks badger will write
+//     the values and keys into are allocated (prealloc.go), so that another
+//     program filling the disk after the checks of 2 meets an error in
+//     fallocate instead of badger meeting a SIGBUS.
 //
-// Another program can still take the last free block between a check and
-// badger's write; the checks make that window a write's length, not the
-// whole run, and the reserve covers Open and Close.
+// What is left: a GC round that moves on to a new value-log file, and the
+// tables badger's flushes and compactions write in the background (keys
+// and value pointers, a few MiB for a full 10 GiB cache), rely on the free
+// space of 2 and 3 alone, so a program filling the disk at that moment can
+// still take the block they need.
 
 const (
 	// reserveName is the reserve file in the cache directory.
