@@ -19,10 +19,13 @@ import (
 const (
 	// DefaultMaxSize bounds the cache when the user says nothing: big enough
 	// for a few films or a dataset's working set, small enough for a laptop
-	// disk. A fixed number rather than a share of free space, so that what
-	// is evicted does not depend on what other programs do with the disk;
-	// a full disk is handled on its own (rule 7).
+	// disk. On a disk with less room the default is DefaultDiskShare of what
+	// the cache could take at Open (the disk's free space plus what the
+	// cache holds already), so that the default never asks for more than
+	// the disk holds and leaves room for other programs.
 	DefaultMaxSize = 10 << 30
+	// DefaultDiskShare, in percent: see DefaultMaxSize.
+	DefaultDiskShare = 75
 	// MinMaxSize is the smallest bound: below it badger's fixed costs (a
 	// memtable's log, the LSM tree, the value-log file being written) would
 	// take most of the space.
@@ -75,6 +78,10 @@ const (
 	// memtable and compacts) come once per few percent of the cache
 	// written, not once per piece.
 	evictShare = 32
+	// maxWriters bounds the WritePiece calls past their first checks:
+	// commits go one at a time (commitMu), and a second writer assembles
+	// its chunks meanwhile.
+	maxWriters = 2
 	// dropBatch bounds the prefixes of one DropPrefix: its compaction tests
 	// every key against every prefix.
 	dropBatch = 256
@@ -98,7 +105,8 @@ var (
 
 // Options configure a Cache.
 type Options struct {
-	// MaxSize bounds the directory's size on disk; 0 means DefaultMaxSize.
+	// MaxSize bounds the directory's size on disk; 0 means DefaultMaxSize,
+	// or DefaultDiskShare of the room the disk has for the cache if less.
 	MaxSize int64
 	// Logger receives badger's warnings and errors, and evictions at debug
 	// level; nil discards them.
@@ -122,8 +130,9 @@ type Options struct {
 // Cache is a store of verified pieces shared by all torrents. It is safe for
 // concurrent use.
 //
-// Lock order: opMu, then gcMu, then writeMu, then mu. mu is never held across a badger
-// call.
+// Lock order: opMu, then gcMu, then writeMu, then commitMu, then mu, then
+// roomMu. mu and
+// roomMu are never held across a badger call.
 type Cache struct {
 	db           *badger.DB
 	dir          string
@@ -147,12 +156,24 @@ type Cache struct {
 	// value-log file at a time.
 	writeMu sync.RWMutex
 	gcMu    sync.Mutex // serializes GC rounds: the background's and Compact's
+	// commitMu makes commits one at a time, each in a badger write batch
+	// of its own, so that the blocks preallocate gives a commit are in the
+	// files badger writes it to. It guards the fields below.
+	commitMu    sync.Mutex
+	vlogTail    logTail // the value-log file being written
+	memTail     logTail // the memtable log being written
+	nextMem     string  // the memtable log made ahead of badger
+	noFallocate bool    // the filesystem has no fallocate
 
 	mu       sync.Mutex // guards the fields below and every TorrentStore's piece state
 	torrents map[metainfo.Hash]*TorrentStore
 	live     int64  // bytes of stored pieces, plus writes in flight
 	clock    uint64 // LRU clock: the last tick handed out
 	closed   bool
+
+	roomMu  sync.Mutex // guards room
+	room    room
+	writers chan struct{} // cap maxWriters: the writes under way
 
 	gcKick chan struct{} // cap 1: start a GC round
 	quit   chan struct{} // closed by Close
@@ -161,36 +182,56 @@ type Cache struct {
 
 // Open opens (or creates) the cache in dir.
 func Open(dir string, opts Options) (*Cache, error) {
-	maxSize := opts.MaxSize
-	if maxSize == 0 {
-		maxSize = DefaultMaxSize
-	}
-	if maxSize < MinMaxSize {
-		return nil, fmt.Errorf("cache: size bound %s is below the minimum %s", bytesize.Format(maxSize), bytesize.Format(MinMaxSize))
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
+		return nil, dirError(dir, err)
+	}
+	if err := probeWritable(dir); err != nil {
+		return nil, err
+	}
+	maxSize := opts.MaxSize
+	if maxSize == 0 {
+		var err error
+		if maxSize, err = defaultMaxSize(dir); err != nil {
+			return nil, err
+		}
+	}
+	if maxSize < MinMaxSize {
+		return nil, fmt.Errorf("cache: size bound %s is below the minimum %s", bytesize.Format(maxSize), bytesize.Format(MinMaxSize))
+	}
+	// Badger's files are sized to the bound, or to the disk if it holds
+	// less: their sizes are the room each write asks the disk for.
+	sizing := maxSize
+	if free, err := freeSpace(dir); err == nil {
+		sizing = min(sizing, max(free+dirUsage(dir), MinMaxSize))
 	}
 	c := &Cache{
 		dir: dir, log: log, maxSize: maxSize,
-		vlogFileSize: min(max(maxSize/32, minVlogFileSize), maxVlogFileSize),
-		memTableSize: min(max(maxSize/64, minMemTableSize), maxMemTableSize),
+		vlogFileSize: min(max(sizing/32, minVlogFileSize), maxVlogFileSize),
+		memTableSize: min(max(sizing/64, minMemTableSize), maxMemTableSize),
 		torrents:     map[metainfo.Hash]*TorrentStore{},
 		gcKick:       make(chan struct{}, 1),
 		quit:         make(chan struct{}),
+		writers:      make(chan struct{}, maxWriters),
 	}
 	// Headroom for what is on disk besides live pieces: garbage not yet
 	// collected (an eighth), the value-log file being written and the one
-	// GC writes into, and a memtable's log.
-	c.liveMax = maxSize - maxSize/8 - 2*c.vlogFileSize - c.memTableSize
+	// GC writes into, a memtable's log, and the reserve (room.go).
+	c.liveMax = maxSize - maxSize/8 - 2*c.vlogFileSize - c.memTableSize - c.reserveSize()
 	c.evictSlack = c.liveMax / evictShare
+	// A crash leaves logs with sparse tails, and maybe a full disk: make
+	// the store safe to open (room.go, rules 3 and 4).
+	if err := trimSparseTails(dir, log); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
 	if err := removeEmptyLogs(dir, log); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
+	c.releaseReserveIfFull()
+	c.room.reserved = c.hasReserve()
 	db, err := badger.Open(c.badgerOptions(opts))
 	if err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), "Cannot acquire directory lock") {
@@ -243,6 +284,7 @@ func (c *Cache) close(saveRecency bool) error {
 			c.log.Warn("cache: recency not saved; the next start evicts in write order", "err", err)
 		}
 	}
+	c.releaseReserveIfFull() // Close flushes the memtable (room.go, rule 3)
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("cache: close: %w", err)
 	}

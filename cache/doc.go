@@ -27,21 +27,26 @@
 //     bytes a piece) from which Have, List and eviction work. Pieces left
 //     incomplete or orphaned by a crash are dropped there.
 //  5. Live bytes stay under the bound minus headroom for the value log's
-//     garbage and badger's working files; writing past it evicts the least
-//     recently read or written pieces first, skipping pieces a reader
-//     holds, a thirty-second of the bound at a time. After a restart
-//     recency starts as write order.
+//     garbage, badger's working files and the reserve (room.go); writing
+//     past it evicts the least recently read or written pieces first,
+//     skipping pieces a reader holds, a thirty-second of the bound at a
+//     time. After a restart recency starts as write order. The bound holds
+//     on disk: a write that would take du of the directory past it
+//     collects garbage and evicts first, and is refused if that is not
+//     enough.
 //  6. Evicted pieces are dropped with badger's DropPrefix, which compacts
 //     them away at once, so the value log's discard statistics see them;
 //     a GC goroutine (owned by the Cache, stopped by Close) then rewrites
 //     value-log files that are half garbage or more, which gives the disk
 //     space back. While the directory is over the bound it settles for a
 //     tenth.
-//  7. Badger writes through mmap, where a write that finds no free disk
-//     block is a SIGBUS, not an error. So a write is refused, with an error
-//     wrapping syscall.ENOSPC, unless the disk keeps room for badger's own
-//     writes besides the piece; then GC only takes files that are nearly
-//     all garbage, and drops wait. Reads go on.
+//  7. Badger writes through memory maps, where a write that finds no free
+//     disk block is a SIGBUS, not an error. So a write is refused, with an
+//     error wrapping syscall.ENOSPC, unless the disk has room for it and
+//     for what badger writes on its own; the blocks each commit and GC
+//     round write into are allocated beforehand (fallocate); a reserve
+//     file gives Open and Close room on a full disk; and Open trims the
+//     sparse tails a crash leaves on badger's logs. Reads go on (room.go).
 //  8. Eviction, removal and corruption are reported per torrent (Evicted,
 //     TakeEvicted), so the engine forgets those pieces and fetches them
 //     again when they are wanted.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/btfs/btfs/internal/bytesize"
@@ -18,16 +19,24 @@ type victim struct {
 }
 
 // makeRoom evicts pieces, least recently used first, until live bytes are
-// under the bound by evictSlack. It holds writeMu exclusively from choosing
-// the victims to dropping them, so that no commit lands in between: a
-// concurrent write of a victim piece commits after the drop, not before it.
-// It reports false, evicting nothing, when the pieces no reader holds are
-// too few.
-func (c *Cache) makeRoom() bool {
+// under the bound by evictSlack. It reports false, evicting nothing, when
+// the pieces no reader holds are too few.
+func (c *Cache) makeRoom() bool { return c.evict(0) }
+
+// evict evicts pieces, least recently used first, until live bytes are
+// extra bytes under the bound, and evictSlack more. It holds writeMu
+// exclusively from choosing the victims to dropping them, so that no commit
+// lands in between: a concurrent write of a victim piece commits after the
+// drop, not before it. It reports false, evicting nothing, when the pieces
+// no reader holds are too few.
+func (c *Cache) evict(extra int64) bool {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	c.mu.Lock()
 	need := c.live - c.liveMax
+	if extra > 0 {
+		need = max(need, 0) + extra
+	}
 	if need <= 0 {
 		c.mu.Unlock()
 		return true
@@ -138,7 +147,12 @@ func (c *Cache) gcLoop() {
 // collect rewrites value-log files while one is worth it: gcRatio of it
 // garbage, or gcPressureRatio while the directory is over the bound. It
 // stops early when the cache is closing.
-func (c *Cache) collect() error {
+func (c *Cache) collect() error { return c.collectAt(gcRatio) }
+
+// collectAt is collect settling for ratio, or for less while the directory
+// is over the bound; with the disk nearly full it takes only files that
+// are nearly all garbage, whatever ratio says.
+func (c *Cache) collectAt(ratio float64) error {
 	c.gcMu.Lock() // one round at a time, so badger never answers ErrRejected
 	defer c.gcMu.Unlock()
 	for {
@@ -147,15 +161,15 @@ func (c *Cache) collect() error {
 			return nil
 		default:
 		}
-		ratio := gcRatio
+		ratio := ratio
 		switch {
 		case c.lowOnDisk():
 			ratio = gcLowDiskRatio
 		case c.diskUsage() > c.maxSize:
-			ratio = gcPressureRatio
+			ratio = min(ratio, gcPressureRatio)
 		}
 		c.writeMu.Lock()
-		err := c.db.RunValueLogGC(ratio)
+		err := c.gcRound(ratio)
 		c.writeMu.Unlock()
 		switch {
 		case err == nil:
@@ -165,6 +179,26 @@ func (c *Cache) collect() error {
 			return err
 		}
 	}
+}
+
+// gcRound runs one round of value-log GC at ratio; writeMu is held. The
+// blocks the round may copy into are allocated first (prealloc.go): GC
+// copies the live values of one file, at most 1-ratio of it, to the end of
+// the value log. Without room for that it skips the round.
+func (c *Cache) gcRound(ratio float64) error {
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	if !c.noFallocate {
+		copyMax := int64((1 - ratio) * float64(2*c.vlogFileSize))
+		if err := c.allocTail(&c.vlogTail, "%06d.vlog", copyMax); err != nil {
+			if errors.Is(err, syscall.EOPNOTSUPP) {
+				c.noFallocate = true
+			} else {
+				return badger.ErrNoRewrite // no room to copy into: collect later
+			}
+		}
+	}
+	return c.db.RunValueLogGC(ratio)
 }
 
 // Compact gives the disk space of dropped pieces back now, rather than on

@@ -176,6 +176,11 @@ func (s *TorrentStore) WritePiece(piece int, blocks [][]byte) error {
 		return err
 	}
 	defer c.leave()
+	// A few writers at a time: the others wait here, not with their bytes
+	// counted as live, where they would make eviction give up (ErrNoRoom)
+	// while a write collects garbage.
+	c.writers <- struct{}{}
+	defer func() { <-c.writers }()
 
 	c.mu.Lock()
 	if s.used[piece] != 0 {
@@ -195,7 +200,14 @@ func (s *TorrentStore) WritePiece(piece int, blocks [][]byte) error {
 		return fmt.Errorf("piece %d of %s (%s): %w of %s: the pieces left are held by readers; raise --cache-size",
 			piece, s.hash, bytesize.Format(size), ErrNoRoom, bytesize.Format(c.maxSize))
 	}
-	if err := c.commit(s.hash, piece, blocks, size, metaEnc); err != nil {
+	cost, err := c.admit(size) // the bound on disk, and the disk (room.go)
+	if err != nil {
+		c.unreserve(size)
+		return fmt.Errorf("cache: storing piece %d of %s: %w", piece, s.hash, err)
+	}
+	err = c.commit(s.hash, piece, blocks, size, cost, metaEnc)
+	c.done(cost, err == nil)
+	if err != nil {
 		c.unreserve(size)
 		return fmt.Errorf("cache: storing piece %d of %s: %w", piece, s.hash, err)
 	}
@@ -220,7 +232,7 @@ func (c *Cache) unreserve(size int64) {
 // commit writes piece's chunks and its torrent's metadata in one
 // transaction. Chunks are assembled from the blocks in pooled buffers, laid
 // out by chunkLayout; badger no longer needs them once Commit returns.
-func (c *Cache) commit(h metainfo.Hash, piece int, blocks [][]byte, size int64, metaEnc []byte) error {
+func (c *Cache) commit(h metainfo.Hash, piece int, blocks [][]byte, size, cost int64, metaEnc []byte) error {
 	c.writeMu.RLock()
 	defer c.writeMu.RUnlock()
 	txn := c.db.NewTransaction(true)
@@ -256,6 +268,11 @@ func (c *Cache) commit(h metainfo.Hash, piece int, blocks [][]byte, size int64, 
 		}
 	}
 	if err := txn.Set(torrentKey(prefixMeta, h), metaEnc); err != nil {
+		return err
+	}
+	c.commitMu.Lock()
+	defer c.commitMu.Unlock()
+	if err := c.preallocate(size, cost); err != nil {
 		return err
 	}
 	return txn.Commit()

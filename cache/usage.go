@@ -4,11 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"syscall"
 
-	"github.com/btfs/btfs/internal/bytesize"
 	"github.com/btfs/btfs/metainfo"
 )
 
@@ -86,11 +84,14 @@ func (c *Cache) Remove(h metainfo.Hash) error {
 	return nil
 }
 
-// diskUsage is the directory's size as du counts it: allocated blocks, so
-// the sparse tails of files badger extends ahead of writing do not count.
-func (c *Cache) diskUsage() int64 {
+// diskUsage is the directory's size on disk.
+func (c *Cache) diskUsage() int64 { return dirUsage(c.dir) }
+
+// dirUsage is dir's size as du counts it: allocated blocks, so the sparse
+// tails of files badger extends ahead of writing do not count.
+func dirUsage(dir string) int64 {
 	var total int64
-	entries, err := os.ReadDir(c.dir)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return 0
 	}
@@ -115,32 +116,4 @@ func freeSpace(dir string) (int64, error) {
 		return 0, err
 	}
 	return int64(st.Bavail) * st.Bsize, nil
-}
-
-// reserve is what the disk must keep free besides a piece being written,
-// for what badger writes on its own, all of it through mmap (rule 7): the
-// memtable's log as it grows and the table it is flushed to, and the
-// value-log file GC copies live values into.
-func (c *Cache) reserve() int64 { return 2*c.memTableSize + c.vlogFileSize }
-
-// checkFree refuses a write of size bytes unless the disk keeps reserve
-// free besides.
-func (c *Cache) checkFree(size int64) error {
-	free, err := freeSpace(c.dir)
-	if err != nil {
-		return nil // no answer: let the write try
-	}
-	if need := size + c.reserve(); free < need {
-		return fmt.Errorf("cache: disk full: %s has %s free, storing a piece of %s needs %s; free some space or lower --cache-size: %w",
-			filepath.Clean(c.dir), bytesize.Format(free), bytesize.Format(size), bytesize.Format(need), syscall.ENOSPC)
-	}
-	return nil
-}
-
-// lowOnDisk reports whether the disk has less than reserve free: then GC
-// only takes value-log files that are nearly all garbage (copying next to
-// nothing), and drops, which flush a memtable, wait.
-func (c *Cache) lowOnDisk() bool {
-	free, err := freeSpace(c.dir)
-	return err == nil && free < c.reserve()
 }

@@ -125,8 +125,14 @@ const maxRefetches = 3
 func (r *Reader) readPiece(ctx context.Context, seg []byte, i int, off int64) error {
 	t := r.t
 	for attempt := 0; ; attempt++ {
+		if t.held.readAt(seg, i, off) {
+			return nil
+		}
 		if err := t.waitPiece(ctx, i, r.done); err != nil {
 			return err
+		}
+		if t.held.readAt(seg, i, off) {
+			return nil
 		}
 		err := t.cfg.Storage.ReadAt(seg, i, off)
 		if err == nil {
@@ -195,16 +201,14 @@ func (t *Torrent) setReadahead(ctx context.Context, stale, want pieceSpan) {
 }
 
 // pieceWait is a read blocked on a piece: done is closed when the piece is
-// stored, or when storing it failed, and then err says why.
+// stored or held (held.go).
 type pieceWait struct {
 	done chan struct{}
-	err  error
 }
 
-// waitPiece returns once piece i is stored, raising it to Urgent meanwhile,
-// or when ctx ends or closed is closed, or when the piece arrived but could
-// not be stored (a full disk): reads then fail instead of waiting for a
-// piece the storage cannot take.
+// waitPiece returns once piece i is stored, or held in memory because the
+// storage refused it (a full disk), raising it to Urgent meanwhile, or when
+// ctx ends or closed is closed.
 func (t *Torrent) waitPiece(ctx context.Context, i int, closed <-chan struct{}) error {
 	if t.have.has(i) {
 		t.counters.hits.Add(1)
@@ -212,7 +216,7 @@ func (t *Torrent) waitPiece(ctx context.Context, i int, closed <-chan struct{}) 
 	}
 	w := &pieceWait{done: make(chan struct{})}
 	err := t.do(ctx, func() {
-		if t.picker.Have(i) {
+		if t.picker.Have(i) || t.held.has(i) {
 			t.counters.hits.Add(1)
 			close(w.done)
 			return
@@ -227,7 +231,7 @@ func (t *Torrent) waitPiece(ctx context.Context, i int, closed <-chan struct{}) 
 	}
 	select {
 	case <-w.done:
-		return w.err
+		return nil
 	case <-closed:
 		return ErrReaderClosed
 	case <-ctx.Done():
@@ -260,9 +264,10 @@ func (t *Torrent) whyMissing(i int) string {
 	return why
 }
 
-// raise lifts piece i to at least pr.
+// raise lifts piece i to at least pr. A piece held in memory (the
+// storage refused it) is not fetched again while it is there.
 func (t *Torrent) raise(i int, pr picker.Priority) {
-	if t.picker.Priority(i) < pr {
+	if t.picker.Priority(i) < pr && !t.held.has(i) {
 		t.picker.SetPriority(i, pr)
 	}
 }
@@ -313,17 +318,20 @@ func (t *Torrent) wake(i int) {
 	delete(t.headTailRefs, i)
 }
 
-// failWaiters ends the reads waiting for piece i with err, and stops
-// fetching the piece for them: the next read asks again.
-func (t *Torrent) failWaiters(i int, err error) {
+// wakeHeld releases the reads waiting for piece i, which the storage
+// refused and t.held keeps, and stops fetching the piece: nothing is
+// stored, so the readers' view stays as it is.
+func (t *Torrent) wakeHeld(i int) {
 	for _, w := range t.waiters[i] {
-		w.err = err
 		close(w.done)
 	}
 	delete(t.waiters, i)
 	delete(t.aheadRefs, i)
 	delete(t.headTailRefs, i)
-	t.lower(i)
+	t.picker.SetPriority(i, picker.None)
+	if t.picker.Active(i) {
+		t.cancelPiece(i)
+	}
 }
 
 // requestAll tops up every peer's requests after priorities changed.

@@ -107,6 +107,7 @@ type Torrent struct {
 	done                 chan struct{}      // closed when every wanted piece is verified
 	stopped              chan struct{}      // closed when Run has returned
 	storeErrs            chan error         // cap 1: a verified piece could not be stored
+	held                 heldPieces         // verified pieces the storage refused (held.go)
 	announcer            *tracker.Announcer // set before Run's goroutines start; nil without trackers
 	bans                 *banList           // written by the loop, read by Accept (bans.go)
 

@@ -107,6 +107,7 @@ func (t *Torrent) handleVerified(r verifyResult) {
 	}
 	t.picker.Verified(r.piece, r.ok)
 	if r.ok {
+		t.held.drop(r.piece)
 		t.counters.verified.Add(1)
 		t.left.Add(-t.info.PieceSize(r.piece))
 		t.wake(r.piece)
@@ -130,15 +131,16 @@ func (t *Torrent) handleVerified(r verifyResult) {
 	// every pipeline may be idle, and nothing else would until the next tick.
 	defer t.requestAll()
 	if r.err != nil {
-		// Reads waiting for it fail rather than wait for a piece the
-		// storage cannot take (a full disk); a later read tries again.
-		// Not the peers' fault: nobody is judged.
+		// The storage cannot take it (a full disk): the reads that want it
+		// get it from memory, and it is not fetched again until it is read
+		// after it has left memory.
 		err := fmt.Errorf("store piece %d: %w", r.piece, r.err)
 		select {
 		case t.storeErrs <- err:
 		default: // the first one is waiting to be taken
 		}
-		t.failWaiters(r.piece, err)
+		t.held.put(r.piece, r.blocks)
+		t.wakeHeld(r.piece)
 		return
 	}
 	t.counters.failed.Add(1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -62,21 +63,26 @@ func cacheCommand() *cli.Command {
 	}
 }
 
-// defaultCacheSize is the bound when --cache-size is not given ("10GiB"):
-// see cache.DefaultMaxSize for why a fixed size.
-var defaultCacheSize = strings.ReplaceAll(bytesize.Format(cache.DefaultMaxSize), " ", "")
+// cacheSizeDefault says what the bound is when --cache-size is not given:
+// the cache package picks it at Open (cache.DefaultMaxSize, or
+// cache.DefaultDiskShare of the disk's room when that is less).
+var cacheSizeDefault = fmt.Sprintf("%s, or %d%% of the disk's free space plus the cache if less",
+	strings.ReplaceAll(bytesize.Format(cache.DefaultMaxSize), " ", ""), cache.DefaultDiskShare)
 
 // cacheFlags are the flags of every command that uses the piece cache.
 func cacheFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "cache-dir", Value: defaultCacheDir(), Usage: "keep verified pieces under `DIR`"},
-		&cli.StringFlag{Name: "cache-size", Value: defaultCacheSize,
+		&cli.StringFlag{Name: "cache-size", DefaultText: cacheSizeDefault,
 			Usage: "bound the cache to `SIZE` on disk (512MiB, 10GiB, 10G); least recently used pieces go first"},
 	}
 }
 
-// cacheSize parses --cache-size.
+// cacheSize parses --cache-size; 0 when it is not given (the cache picks).
 func cacheSize(c *cli.Context) (int64, error) {
+	if !c.IsSet("cache-size") {
+		return 0, nil
+	}
 	n, err := bytesize.Parse(c.String("cache-size"))
 	if err != nil {
 		return 0, usagef(c, "--cache-size: %v", err)
@@ -144,7 +150,7 @@ func runCacheLs(c *cli.Context) error {
 				Pieces: u.Pieces, NumPieces: u.NumPieces, Bytes: u.Bytes})
 		}
 		use := cc.Usage()
-		out.Disk, out.Live = use.Disk, use.Live
+		out.Disk, out.Live, out.Bound = use.Disk, use.Live, use.MaxSize
 		if err := cc.Close(); err != nil {
 			return err
 		}
@@ -235,4 +241,19 @@ func runCacheRm(c *cli.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// readaheadFraction: the readahead of one open file is at most this
+// fraction of the cache's bound. A window larger than what the cache keeps
+// (16 MiB bound, 32 MiB readahead) evicts the pieces it fetched before the
+// reader gets to them, and they are fetched again and again.
+const readaheadFraction = 4
+
+// fitReadahead bounds readahead to what the cache can keep for a reader.
+func fitReadahead(readahead int64, cc *cache.Cache, log *slog.Logger) int64 {
+	if most := cc.MaxSize() / readaheadFraction; readahead > most {
+		log.Info("readahead lowered to a quarter of the cache's bound", "readahead", bytesize.Format(most), "cache_size", bytesize.Format(cc.MaxSize()))
+		return most
+	}
+	return readahead
 }

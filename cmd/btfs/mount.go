@@ -87,6 +87,7 @@ func runMount(c *cli.Context) error {
 		return err
 	}
 	defer cc.Close()
+	readahead = fitReadahead(readahead, cc, log)
 	ln, err := listen(c, log)
 	if err != nil {
 		return err
