@@ -44,14 +44,32 @@ func TestInitialScanInNameOrder(t *testing.T) {
 }
 
 // A file copied in by a program writing in chunks is reported once, after
-// its writes settle, and not as an error while half written.
+// its writes settle, whole (a magnet link cut short still parses), and not as
+// an error while half written.
 func TestCopyInChunksGivesOneAdd(t *testing.T) {
 	dir := t.TempDir()
 	r := start(t, dir, fast)
 	r.expect(Ready, "", metainfo.Hash{})
 
 	data, h := torrent(t, "copied")
-	f, err := os.Create(filepath.Join(dir, "copied.torrent"))
+	copyInChunks(t, filepath.Join(dir, "copied.torrent"), data)
+	r.expect(Add, "copied.torrent", h)
+
+	link, h := magnetLink("copied")
+	link += "&tr=http://127.0.0.1:1/announce&tr=http://127.0.0.2:1/announce"
+	copyInChunks(t, filepath.Join(dir, "copied.magnet"), []byte(link+"\n"))
+	e := r.expect(Add, "copied.magnet", h)
+	if e.Magnet.Name != "copied" || len(e.Magnet.Trackers) != 2 {
+		t.Fatalf("read before the copy ended: %+v", *e.Magnet)
+	}
+	r.quiet("after the copies")
+}
+
+// copyInChunks writes data to path as a copying program does: in place, in
+// a few writes.
+func copyInChunks(t *testing.T, path string, data []byte) {
+	t.Helper()
+	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,8 +82,6 @@ func TestCopyInChunksGivesOneAdd(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	r.expect(Add, "copied.torrent", h)
-	r.quiet("after the copy")
 }
 
 // A writer that pauses longer than Settle but less than ErrorGrace gives no
