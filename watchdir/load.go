@@ -48,6 +48,9 @@ func load(path string) (l loaded, modTime time.Time, err error) {
 	if err != nil {
 		return l, time.Time{}, err
 	}
+	if fi.IsDir() {
+		return l, time.Time{}, errors.New("a directory, not a file")
+	}
 	if !fi.Mode().IsRegular() {
 		return l, time.Time{}, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 	}

@@ -173,6 +173,7 @@ func (s *scanner) process(name string, now time.Time) {
 	old, had := s.reported[name]
 	switch {
 	case errors.Is(err, errGone):
+		delete(s.deferred, name)
 		if had {
 			delete(s.reported, name)
 			s.handle(Event{Op: Remove, Key: name})

@@ -48,7 +48,9 @@ func TestInitialScanInNameOrder(t *testing.T) {
 // an error while half written.
 func TestCopyInChunksGivesOneAdd(t *testing.T) {
 	dir := t.TempDir()
-	r := start(t, dir, fast)
+	// Settle is far longer than the pauses between writes, so that a busy
+	// machine delaying the writer does not split the copy.
+	r := start(t, dir, Options{Settle: 300 * time.Millisecond, ErrorGrace: 600 * time.Millisecond})
 	r.expect(Ready, "", metainfo.Hash{})
 
 	data, h := torrent(t, "copied")
@@ -65,6 +67,9 @@ func TestCopyInChunksGivesOneAdd(t *testing.T) {
 	r.quiet("after the copies")
 }
 
+// copyPace is the pause between a copy's writes.
+const copyPace = 10 * time.Millisecond
+
 // copyInChunks writes data to path as a copying program does: in place, in
 // a few writes.
 func copyInChunks(t *testing.T, path string, data []byte) {
@@ -77,7 +82,7 @@ func copyInChunks(t *testing.T, path string, data []byte) {
 		if _, err := f.Write(chunk); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(fast.Settle / 5) // a writer's pace between its writes
+		time.Sleep(copyPace) // a writer's pace between its writes
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
@@ -88,7 +93,9 @@ func copyInChunks(t *testing.T, path string, data []byte) {
 // error: the half file is retried on the next write.
 func TestSlowWriterIsRetriedNotAnError(t *testing.T) {
 	dir := t.TempDir()
-	r := start(t, dir, fast)
+	// ErrorGrace is far longer than the writer's stall, so that a busy
+	// machine delaying the writer does not make it an error.
+	r := start(t, dir, Options{Settle: fast.Settle, ErrorGrace: time.Second})
 	r.expect(Ready, "", metainfo.Hash{})
 
 	data, h := torrent(t, "slow")
@@ -218,15 +225,24 @@ func TestMalformedThenFixed(t *testing.T) {
 	r.quiet("after the errors")
 }
 
-// A malformed file present at start is reported once, after the scan.
+// A malformed file present at start is reported once, after the scan; so is
+// a directory with a torrent's name.
 func TestMalformedAtStart(t *testing.T) {
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "a.magnet"), []byte("magnet:?dn=nohash"))
 	good, hg := torrent(t, "good")
 	write(t, filepath.Join(dir, "b.torrent"), good)
+	if err := os.Mkdir(filepath.Join(dir, "c.torrent"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	r := start(t, dir, fast)
 	r.expect(Add, "b.torrent", hg)
+	// A directory is not being written: its error comes at once.
+	if e := r.expect(Error, "c.torrent", metainfo.Hash{}); !contains(e.Err, "a directory") {
+		t.Fatalf("error %q", e.Err)
+	}
 	r.expect(Ready, "", metainfo.Hash{})
+	// A file just written may still be being written: its error waits.
 	e := r.expect(Error, "a.magnet", metainfo.Hash{})
 	if !contains(e.Err, "a.magnet", "invalid magnet link") {
 		t.Fatalf("error %q", e.Err)
