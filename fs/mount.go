@@ -2,19 +2,21 @@ package fs
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	iofs "io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/btfs/btfs/internal/holders"
 	"github.com/btfs/btfs/metainfo"
 )
 
@@ -38,6 +40,9 @@ type Mounted struct {
 	root   *root
 	dir    string
 	absDir string // dir as the mount table shows it
+	// detached is set once Unmount has detached the mount lazily, so that
+	// Wait knows why it left the mount table.
+	detached atomic.Bool
 }
 
 // Mount shows info's files at mountpoint, reading through src. It returns
@@ -132,12 +137,18 @@ func (m *Mounted) Unmount() error {
 	if m.server.Unmount() == nil {
 		return nil
 	}
-	if err := syscall.Unmount(m.dir, syscall.MNT_DETACH); err != nil {
-		if out, ferr := exec.Command("fusermount3", "-u", "-z", m.dir).CombinedOutput(); ferr != nil {
-			return fmt.Errorf("unmount %s: %w (fusermount3: %s)", m.dir, err, out)
-		}
+	who := "processes this user cannot see"
+	if ps, more, err := holders.Find(m.absDir); err == nil && len(ps) > 0 {
+		who = holders.Describe(ps, more)
 	}
-	m.root.opts.Logger.Warn("mount still in use: detached lazily", "mountpoint", m.dir)
+	m.detached.Store(true)
+	// A lazy detach does not wait for anything: no context to bound it.
+	if err := Detach(context.Background(), m.dir, true); err != nil {
+		m.detached.Store(false)
+		return err
+	}
+	m.root.opts.Logger.Warn("mount still in use: detached lazily; what still uses it fails once btfs exits",
+		"mountpoint", m.dir, "used_by", who)
 	return nil
 }
 
@@ -182,8 +193,11 @@ func (m *Mounted) Wait() {
 					return
 				case <-time.After(goneCheckEvery):
 				}
-				m.root.opts.Logger.Warn("mount gone from the mount table; a copy in another namespace kept it open",
-					"mountpoint", m.dir)
+				if !m.detached.Load() { // Unmount said why already
+					m.root.opts.Logger.Warn("mount gone from the mount table while the kernel still holds it: "+
+						"detached lazily (btfs unmount --lazy, umount -l) while in use, or kept open by a copy in "+
+						"another mount namespace; exiting, which fails what still uses it", "mountpoint", m.dir)
+				}
 				return
 			}
 		}
