@@ -10,8 +10,8 @@ func TestMarshal(t *testing.T) {
 		IP     string `bencode:"ip"`
 		Port   uint16 `bencode:"port"`
 		ID     []byte `bencode:"peer id,omitempty"`
-		hidden int
-		Skip   int `bencode:"-"`
+		hidden int    // unexported: never encoded
+		Skip   int    `bencode:"-"`
 	}
 	raw, _ := Parse([]byte("li1ee"))
 	tests := []struct {
@@ -29,7 +29,7 @@ func TestMarshal(t *testing.T) {
 		{[]string{}, "le"},
 		{map[string]int{"b": 2, "a": 1}, "d1:ai1e1:bi2ee"},
 		{peer{IP: "127.0.0.1", Port: 6881}, "d2:ip9:127.0.0.14:porti6881ee"},
-		{&peer{IP: "x", Port: 1, ID: []byte("id")}, "d2:ip1:x7:peer id2:id4:porti1ee"},
+		{&peer{IP: "x", Port: 1, ID: []byte("id"), hidden: 3, Skip: 4}, "d2:ip1:x7:peer id2:id4:porti1ee"},
 		{map[string]any{"v": raw}, "d1:vli1eee"},
 		{[]any{"a", 1, []any{}}, "l1:ai1elee"},
 	}

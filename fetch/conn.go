@@ -36,10 +36,9 @@ type upload struct {
 // outbox is a peer's queue of messages to send, filled by the loop and
 // drained by the peer's writer goroutine. The loop never blocks on it.
 type outbox struct {
-	mu      sync.Mutex // guards msgs, uploads, closed
+	mu      sync.Mutex // guards msgs, uploads
 	msgs    []wire.Message
 	uploads []upload
-	closed  bool
 	wake    chan struct{} // capacity 1: "there is something to send"
 }
 

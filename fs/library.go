@@ -13,7 +13,7 @@ import (
 // Listing, stat and lookup never call a torrent's Source: only opening one
 // of its files does, so a torrent nobody reads costs no network.
 type Library struct {
-	m fuseMount
+	m *fuseMount
 }
 
 // Errors of the library's changes.

@@ -2,18 +2,20 @@ package fs
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	iofs "io/fs"
 	"os"
-	"os/exec"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/btfs/btfs/internal/holders"
 	"github.com/btfs/btfs/metainfo"
 )
 
@@ -38,11 +40,14 @@ type fuseMount struct {
 	root   *root
 	dir    string
 	absDir string // dir as the mount table shows it
+	// detached is set once Unmount has detached the mount lazily, so that
+	// Wait knows why it left the mount table.
+	detached atomic.Bool
 }
 
 // Mounted is a mounted torrent: a library of one.
 type Mounted struct {
-	m fuseMount
+	m *fuseMount
 }
 
 // singleKey is the key of the one torrent of a Mounted.
@@ -64,9 +69,9 @@ func Mount(mountpoint string, info *metainfo.Info, src Source, opts Options) (*M
 
 // mountRoot puts r at mountpoint; from then on, its changes are told to
 // the kernel.
-func mountRoot(mountpoint string, r *root) (fuseMount, error) {
+func mountRoot(mountpoint string, r *root) (*fuseMount, error) {
 	if err := CheckMountpoint(mountpoint); err != nil {
-		return fuseMount{}, err
+		return nil, err
 	}
 	opts := r.opts
 	timeout := cacheTimeout
@@ -86,10 +91,10 @@ func mountRoot(mountpoint string, r *root) (fuseMount, error) {
 		},
 	})
 	if err != nil {
-		return fuseMount{}, fmt.Errorf("mount %s: %w", mountpoint, err)
+		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
 	r.live.Store(true)
-	return fuseMount{server: server, root: r, dir: mountpoint, absDir: absMountpoint(mountpoint)}, nil
+	return &fuseMount{server: server, root: r, dir: mountpoint, absDir: absMountpoint(mountpoint)}, nil
 }
 
 // CheckMountpoint explains, before the kernel does it less clearly, why a
@@ -139,12 +144,18 @@ func (m *fuseMount) unmount() error {
 	if m.server.Unmount() == nil {
 		return nil
 	}
-	if err := syscall.Unmount(m.dir, syscall.MNT_DETACH); err != nil {
-		if out, ferr := exec.Command("fusermount3", "-u", "-z", m.dir).CombinedOutput(); ferr != nil {
-			return fmt.Errorf("unmount %s: %w (fusermount3: %s)", m.dir, err, out)
-		}
+	who := "processes this user cannot see"
+	if ps, more, err := holders.Find(m.absDir); err == nil && len(ps) > 0 {
+		who = holders.Describe(ps, more)
 	}
-	m.root.opts.Logger.Warn("mount still in use: detached lazily", "mountpoint", m.dir)
+	m.detached.Store(true)
+	// A lazy detach does not wait for anything: no context to bound it.
+	if err := Detach(context.Background(), m.dir, true); err != nil {
+		m.detached.Store(false)
+		return err
+	}
+	m.root.opts.Logger.Warn("mount still in use: detached lazily; what still uses it fails once btfs exits",
+		"mountpoint", m.dir, "used_by", who)
 	return nil
 }
 
@@ -193,8 +204,11 @@ func (m *fuseMount) wait() {
 					return
 				case <-time.After(goneCheckEvery):
 				}
-				m.root.opts.Logger.Warn("mount gone from the mount table; a copy in another namespace kept it open",
-					"mountpoint", m.dir)
+				if !m.detached.Load() { // Unmount said why already
+					m.root.opts.Logger.Warn("mount gone from the mount table while the kernel still holds it: "+
+						"detached lazily (btfs unmount --lazy, umount -l) while in use, or kept open by a copy in "+
+						"another mount namespace; exiting, which fails what still uses it", "mountpoint", m.dir)
+				}
 				return
 			}
 		}

@@ -21,8 +21,9 @@
 //     are dropped, and so are empty and repeated ones.
 //   - x.pe is a peer to connect to: host:port, where host is an IPv4
 //     address, an [IPv6] address or a DNS name, and port is 1 to 65535. An
-//     unusable one is an error, naming it. Addresses are kept in their
-//     canonical form, duplicates dropped.
+//     unusable one is skipped, with a warning naming it (Link.Warnings): the
+//     link's other peers, trackers and the DHT can still find the torrent.
+//     Addresses are kept in their canonical form, duplicates dropped.
 //   - ws is a web seed (BEP 19). Only http and https URLs are kept, as for a
 //     .torrent file's url-list; duplicates are dropped.
 //   - Other parameters (xl, as, xs, kt, so, x.*) are ignored.
@@ -63,7 +64,15 @@ type Link struct {
 	Peers []string
 	// WebSeeds are BEP 19 web seed URLs (ws).
 	WebSeeds []string
+	// Warnings say what Parse skipped (an unusable x.pe), for the user; at
+	// most MaxWarnings, the last of which may count the rest. String leaves
+	// them out.
+	Warnings []string
 }
+
+// MaxWarnings bounds Link.Warnings: a link may hold thousands of bad
+// peers, and a few lines say enough.
+const MaxWarnings = 10
 
 // Prefixes of the xt values we know.
 const (
@@ -114,6 +123,21 @@ type parser struct {
 	hash, v2, name bool
 	tiers          map[string]int // tr.N's N -> index of its tier in Link.Trackers
 	seen           map[string]bool
+	unshown        int // warnings counted in the last one, past MaxWarnings
+}
+
+// warn notes something Parse skipped. Past MaxWarnings, the last warning
+// gives way to a count of those not shown.
+func (p *parser) warn(l *Link, format string, args ...any) {
+	if len(l.Warnings) < MaxWarnings {
+		l.Warnings = append(l.Warnings, fmt.Sprintf(format, args...))
+		return
+	}
+	if p.unshown == 0 {
+		p.unshown = 1 // the warning the count replaces
+	}
+	p.unshown++
+	l.Warnings[MaxWarnings-1] = fmt.Sprintf("and %d more unusable x.pe skipped", p.unshown)
 }
 
 func (p *parser) add(l *Link, key, value string) error {
@@ -127,7 +151,7 @@ func (p *parser) add(l *Link, key, value string) error {
 	case key == "tr" || strings.HasPrefix(key, "tr."):
 		p.addTracker(l, key, strings.TrimSpace(value))
 	case key == "x.pe":
-		return p.addPeer(l, value)
+		p.addPeer(l, value)
 	case key == "ws":
 		if u, err := url.Parse(value); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
 			!slices.Contains(l.WebSeeds, value) {
@@ -174,18 +198,18 @@ func (p *parser) addTracker(l *Link, key, u string) {
 	l.Trackers = append(l.Trackers, []string{u})
 }
 
-func (p *parser) addPeer(l *Link, value string) error {
+func (p *parser) addPeer(l *Link, value string) {
 	if value == "" {
-		return nil
+		return
 	}
 	peer, err := canonicalPeer(value)
 	if err != nil {
-		return invalid("x.pe=%s: %v", cut(value), err)
+		p.warn(l, "x.pe=%s skipped: %v", cut(value), err)
+		return
 	}
 	if !slices.Contains(l.Peers, peer) {
 		l.Peers = append(l.Peers, peer)
 	}
-	return nil
 }
 
 // canonicalPeer checks a host:port and returns its canonical form: an IP

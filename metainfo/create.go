@@ -83,15 +83,11 @@ func Create(ctx context.Context, root string, opts CreateOptions) (*MetaInfo, er
 	if pl == 0 {
 		pl = AutoPieceLength(total)
 	}
-	if pl <= 0 || pl > MaxPieceLength {
-		return nil, fmt.Errorf("create: piece length %d is out of range (1 byte to %d MiB)", pl, MaxPieceLength>>20)
+	if err := CheckPieceLength(pl); err != nil {
+		return nil, fmt.Errorf("create: %w", err)
 	}
 	if n := (total + pl - 1) / pl; n > MaxPieces {
 		return nil, fmt.Errorf("create: %d pieces of %d bytes is more than the limit of %d; choose a larger piece length", n, pl, MaxPieces)
-	}
-	pieces, err := hashPieces(ctx, files, total, pl, opts)
-	if err != nil {
-		return nil, err
 	}
 	name := opts.Name
 	if name == "" {
@@ -100,6 +96,13 @@ func Create(ctx context.Context, root string, opts CreateOptions) (*MetaInfo, er
 			return nil, fmt.Errorf("create: %w", err)
 		}
 		name = filepath.Base(abs)
+	}
+	if err := CheckName(name); err != nil {
+		return nil, fmt.Errorf("create: %w", err)
+	}
+	pieces, err := hashPieces(ctx, files, total, pl, opts)
+	if err != nil {
+		return nil, err
 	}
 	infoBytes, err := encodeInfo(name, pl, pieces, opts.Private, files, single)
 	if err != nil {

@@ -9,7 +9,7 @@ func (info *Info) Warnings() []string {
 	if pl < MinSanePieceLength || pl > MaxSanePieceLength {
 		w = append(w, fmt.Sprintf("piece length %d is outside the usual 16 KiB to 64 MiB", pl))
 	}
-	if pl&(pl-1) != 0 {
+	if !isPowerOfTwo(pl) {
 		w = append(w, fmt.Sprintf("piece length %d is not a power of two; some clients refuse it", pl))
 	}
 	return w

@@ -38,3 +38,20 @@ need_go() {
 	fi
 	command -v go >/dev/null 2>&1 || { echo "Go is not installed (see README: Requirements)" >&2; return 1; }
 }
+
+# staticcheck_version is the staticcheck that test.sh runs beside go vet:
+# pinned, so that a new release's checks never fail a build by surprise.
+staticcheck_version=v0.8.2
+
+# need_staticcheck installs staticcheck (once per version) into the
+# project-local .tools/ through the Go module proxy, and sets STATICCHECK
+# to its path.
+need_staticcheck() {
+	local dir="$PWD/.tools/staticcheck-$staticcheck_version"
+	if [ ! -x "$dir/staticcheck" ]; then
+		echo "installing staticcheck $staticcheck_version into ${dir#"$PWD"/}" >&2
+		GOBIN="$dir" go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version" ||
+			{ echo "could not install staticcheck $staticcheck_version (needs the Go module proxy)" >&2; return 1; }
+	fi
+	STATICCHECK="$dir/staticcheck"
+}

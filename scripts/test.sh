@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of the project: installs the third-party clients the interop
-# tests run against (when missing), then go vet and go test -race.
+# tests run against (when missing), then go vet, staticcheck and go test -race.
 # Usage: scripts/test.sh [go test flags...]   e.g. scripts/test.sh -run Interop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
 need_go
+need_staticcheck
 tools=(mktorrent:mktorrent transmission-show:transmission-cli transmission-create:transmission-cli
 	transmission-cli:transmission-cli aria2c:aria2 opentracker:opentracker fusermount3:fuse3)
 need_commands "${tools[@]}"
@@ -21,5 +22,7 @@ fi
 
 echo "== go vet" >&2
 go vet ./...
+echo "== staticcheck $staticcheck_version" >&2
+"$STATICCHECK" ./...
 echo "== go test -race" >&2
 go test -race -timeout 20m "$@" ./...

@@ -26,9 +26,9 @@ func createCommand() *cli.Command {
 			"Example:\n   btfs create -t http://127.0.0.1:6969/announce -o movie.torrent ~/Videos/movie.mkv",
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "tracker", Aliases: []string{"t"}, Usage: "announce `URL` (repeat for more tiers)"},
-			&cli.StringFlag{Name: "piece-length", Aliases: []string{"l"}, Usage: "piece length in `BYTES` (e.g. 262144, 256KiB, 4MiB)"},
+			&cli.StringFlag{Name: "piece-length", Aliases: []string{"l"}, Usage: "piece length in `BYTES`, a power of two from 16KiB to 64MiB (e.g. 256KiB, 4MiB)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the torrent to `FILE` (default: NAME.torrent)"},
-			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "torrent name (default: the base name of PATH)"},
+			&cli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "torrent name, one plain file name (default: the base name of PATH)"},
 			&cli.BoolFlag{Name: "private", Aliases: []string{"p"}, Usage: "set the private flag (BEP 27: trackers only, no DHT or PEX)"},
 			&cli.StringFlag{Name: "comment", Aliases: []string{"c"}, Usage: "free-form `TEXT`"},
 			&cli.StringSliceFlag{Name: "web-seed", Aliases: []string{"w"}, Usage: "web seed `URL` (BEP 19; repeatable)"},
@@ -70,19 +70,27 @@ func runCreate(c *cli.Context) error {
 		if err != nil || n <= 0 {
 			return usagef(c, "--piece-length %q: want a positive size in bytes", s)
 		}
+		if err := metainfo.CheckPieceLength(n); err != nil {
+			return usagef(c, "--piece-length %s: %v", s, err)
+		}
 		opts.PieceLength = n
+	}
+	if opts.Name != "" {
+		if err := metainfo.CheckName(opts.Name); err != nil {
+			return usagef(c, "--name: %v", err)
+		}
+	} else {
+		abs, err := filepath.Abs(root)
+		if err != nil {
+			return err
+		}
+		if opts.Name = filepath.Base(abs); metainfo.CheckName(opts.Name) != nil {
+			return usagef(c, "%s has no usable base name for the torrent: give one with --name", root)
+		}
 	}
 	out := c.String("output")
 	if out == "" {
-		name := opts.Name
-		if name == "" {
-			abs, err := filepath.Abs(root)
-			if err != nil {
-				return err
-			}
-			name = filepath.Base(abs)
-		}
-		out = name + ".torrent"
+		out = opts.Name + ".torrent"
 	}
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
 	if c.Bool("force") {

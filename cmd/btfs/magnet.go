@@ -107,8 +107,11 @@ type magnetFetch struct {
 // newMagnetFetch prepares the fetch of link's metadata; node is the
 // process's DHT node, nil with --no-dht.
 func newMagnetFetch(link magnet.Link, peerID wire.PeerID, port int, node *dht.Node, log *slog.Logger) (*magnetFetch, error) {
+	for _, w := range link.Warnings {
+		log.Warn("magnet link: " + w)
+	}
 	if len(link.Trackers) == 0 && len(link.Peers) == 0 && node == nil {
-		return nil, fmt.Errorf("magnet link %s names no trackers (tr=) and no peers (x.pe=), and the DHT is off (--no-dht): "+
+		return nil, fmt.Errorf("magnet link %s names no trackers (tr=) and no usable peers (x.pe=), and the DHT is off (--no-dht): "+
 			"nothing can find its peers; drop --no-dht, add a tracker or a peer, or use the .torrent file", link.InfoHash)
 	}
 	return &magnetFetch{link: link, peerID: peerID, port: port, log: log.With("info_hash", link.InfoHash.String()),

@@ -221,12 +221,13 @@ func TestMagnetInfo(t *testing.T) {
 
 // btfs get of a magnet link whose only peer is its x.pe, the seeder, with
 // no tracker at all: the metadata and then the data come from that peer.
+// An unusable x.pe beside it is skipped with a warning.
 func TestMagnetGet(t *testing.T) {
 	t.Parallel()
 	s := startMagnetSwarm(t, false, true)
 	out := filepath.Join(s.work, "out")
-	code, stdout, stderr := runBtfs(t, 60*time.Second, "get", "--no-dht", "-o", out, "--listen", "127.0.0.1", "--port", "0", s.link(s.seedAddr))
-	if code != exitOK || !strings.Contains(stdout, "show: complete") {
+	code, stdout, stderr := runBtfs(t, 60*time.Second, "get", "--no-dht", "-o", out, "--listen", "127.0.0.1", "--port", "0", s.link("127.0.0.1:0", s.seedAddr))
+	if code != exitOK || !strings.Contains(stdout, "show: complete") || !strings.Contains(stderr, "x.pe=127.0.0.1:0 skipped") {
 		t.Fatalf("get of the magnet link: exit %d\n%s%s", code, stdout, stderr)
 	}
 	s.checkFiles(t, filepath.Join(out, "show"))
@@ -242,9 +243,9 @@ func TestMagnetErrors(t *testing.T) {
 		args     []string
 		inStderr string
 	}{
-		{[]string{"info", "--no-dht", "magnet:?xt=urn:btih:" + hash}, "no trackers (tr=) and no peers (x.pe=), and the DHT is off"},
+		{[]string{"info", "--no-dht", "magnet:?xt=urn:btih:" + hash}, "no trackers (tr=) and no usable peers (x.pe=), and the DHT is off"},
 		{[]string{"info", "--no-dht", "magnet:?dn=nothing"}, "invalid magnet link: no info-hash"},
-		{[]string{"get", "--no-dht", "--port", "0", "magnet:?xt=urn:btih:" + hash + "&x.pe=bad"}, "invalid magnet link: x.pe=bad"},
+		{[]string{"get", "--no-dht", "--port", "0", "magnet:?xt=urn:btih:" + hash + "&x.pe=bad"}, "x.pe=bad skipped"},
 		{[]string{"info", "--no-dht", "--metadata-timeout", "1s", "magnet:?xt=urn:btih:" + hash + "&x.pe=" + closed}, "--metadata-timeout"},
 	} {
 		code, _, stderr := runBtfs(t, 30*time.Second, tc.args...)

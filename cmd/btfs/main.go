@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "btfs: unknown command %q (see 'btfs --help')\n", name)
 		unknown = true
 	}
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, interspersed(app, args))
 	if unknown {
 		return exitUsage
 	}
@@ -78,6 +78,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Description: "btfs mounts a torrent as a read-only directory: reading a file fetches exactly the pieces it\n" +
 			"needs from the swarm, verified against their SHA-1 before any byte is returned. The other parts\n" +
 			"of BitTorrent come with it: create and inspect .torrent files, run a tracker, seed, download.\n\n" +
+			"Flags may also follow a command's arguments; after -- everything is an argument.\n\n" +
 			"Exit status: 0 on success, 1 on a runtime error, 2 on a usage error.",
 		Version:              version(),
 		Writer:               stdout,

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"os/exec"
-	"syscall"
 	"time"
 
 	"github.com/btfs/btfs/dht"
@@ -189,35 +185,22 @@ const lazyUnmountWait = 5 * time.Second
 
 func unmountCommand() *cli.Command {
 	return &cli.Command{
-		Name:        "unmount",
-		Aliases:     []string{"umount"},
-		Usage:       "unmount a btfs mount",
-		ArgsUsage:   "MOUNTPOINT",
-		Description: "Asks the kernel to detach MOUNTPOINT; the 'btfs mount' serving it then exits cleanly.",
+		Name:      "unmount",
+		Aliases:   []string{"umount"},
+		Usage:     "unmount a btfs mount",
+		ArgsUsage: "MOUNTPOINT",
+		Description: "Asks the kernel to detach MOUNTPOINT; the 'btfs mount' serving it then exits cleanly.\n" +
+			"A mount in use (a file open, a shell inside) stays, and the error names the processes using\n" +
+			"it. --lazy detaches it at once (umount -l): the mount process exits, and what those processes\n" +
+			"still read fails. Ctrl-C on 'btfs mount' ends blocked reads first, then detaches lazily too.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "lazy", Aliases: []string{"z"}, Usage: "detach even while in use (umount -l)"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef(c, "unmount needs exactly one MOUNTPOINT")
 			}
-			return unmount(c.Context, c.Args().First())
+			return fs.Detach(c.Context, c.Args().First(), c.Bool("lazy"))
 		},
 	}
-}
-
-// unmount detaches a FUSE mount: directly as root, through fusermount3 otherwise.
-func unmount(ctx context.Context, dir string) error {
-	err := syscall.Unmount(dir, 0)
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, syscall.EPERM) {
-		for _, tool := range []string{"fusermount3", "fusermount"} {
-			if p, lookErr := exec.LookPath(tool); lookErr == nil {
-				if out, err := exec.CommandContext(ctx, p, "-u", dir).CombinedOutput(); err != nil {
-					return fmt.Errorf("%s -u %s: %v: %s", tool, dir, err, out)
-				}
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("unmount %s: %w", dir, err)
 }
