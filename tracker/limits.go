@@ -83,8 +83,11 @@ const (
 const maxSources = 1 << 16
 
 // maxAnnounceRate bounds PerIPAnnounceRate so that a token is at least a
-// nanosecond, the clock's unit.
-const maxAnnounceRate = 1_000_000_000
+// microsecond: an announce reads the clock before it waits for the lock of
+// its address's entry, so two announces from one address can meet the
+// bucket in the other order, and the burst must cover that skew (with a
+// burst as large as the rate, a second's worth).
+const maxAnnounceRate = 1_000_000
 
 // Client limits.
 const (
