@@ -2,7 +2,6 @@ package tracker
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -152,20 +151,7 @@ func httpFrom(t *testing.T, ts *httptest.Server, src, query string) bencode.Valu
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 	tr := &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Get(ts.URL + "/announce?" + query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := bencode.Parse(body)
-	if err != nil {
-		t.Fatalf("reply %q: %v", body, err)
-	}
-	return v
+	return getVia(t, &http.Client{Transport: tr}, ts.URL+"/announce?"+query)
 }
 
 // honestHTTP is honestUDP over HTTP.

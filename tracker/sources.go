@@ -34,8 +34,16 @@ const numSourceShards = numShards
 type sourceShard struct {
 	mu sync.Mutex
 	m  map[sourceKey]sourceState
-	_  [64]byte // keep neighbouring shards' locks off one cache line
+	// spare is the map the next purge copies the live entries into; the
+	// two take turns, so that purging allocates nothing.
+	spare   map[sourceKey]sourceState
+	purgeAt int      // len(m) at which the next new entry purges first
+	_       [64]byte // keep neighbouring shards' locks off one cache line
 }
+
+// minPurge is the fewest entries a shard holds before it purges: purging
+// more often would cost more than the lookups it keeps in the cache.
+const minPurge = 64
 
 // sourceState is one address's entry.
 type sourceState struct {
@@ -69,7 +77,9 @@ func newSources(capacity, rate, burst int) *sources {
 		s.tau = int64(max(burst, 1)-1) * s.every
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[sourceKey]sourceState)
+		sh := &s.shards[i]
+		sh.m, sh.spare = make(map[sourceKey]sourceState), make(map[sourceKey]sourceState)
+		sh.purgeAt = min(minPurge, s.perShard)
 	}
 	return s
 }
@@ -141,34 +151,46 @@ func (s *sources) len() int {
 	return n
 }
 
-// makeRoom makes space for one entry in a shard at its capacity: first it
-// drops the entries that carry nothing (a full bucket, no torrents), then,
-// if that freed less than an eighth of the shard, entries that own no
-// torrent, then any. Freeing an eighth at a time keeps the cost of the scan
-// at a few steps per insertion, even under a flood of new addresses. The
-// caller holds sh.mu.
+// makeRoom purges the shard before a new entry goes in, when it holds
+// purgeAt entries. An entry whose bucket is full again and that owns no
+// torrent says nothing a new entry would not, and goes; the rest move to the
+// spare map, which becomes the shard's. The shard then holds about the
+// addresses seen within a token's time and those that own torrents, a map
+// small enough to stay in the cache, however many addresses come and go.
+// The next purge comes when that has doubled (at least minPurge, at most
+// capacity): a purge's cost is spread over as many insertions as it keeps.
+//
+// At capacity, if that freed less than an eighth of it, entries that own no
+// torrent go too, then any: a flood from more addresses than the table
+// holds costs a few steps per insertion and no memory. The caller holds
+// sh.mu.
 func (sh *sourceShard) makeRoom(capacity int, now int64) {
-	if len(sh.m) < capacity {
+	if len(sh.m) < sh.purgeAt {
 		return
 	}
-	target := capacity - max(capacity/8, 1)
+	live := sh.spare
+	clear(live)
 	for k, st := range sh.m {
-		if st.tat <= now && st.owned == 0 {
-			delete(sh.m, k)
+		if st.tat > now || st.owned > 0 {
+			live[k] = st
 		}
 	}
-	for k, st := range sh.m {
-		if len(sh.m) <= target {
-			return
+	sh.m, sh.spare = live, sh.m
+	if target := capacity - max(capacity/8, 1); len(live) > target {
+		for k, st := range live {
+			if len(live) <= target {
+				break
+			}
+			if st.owned == 0 {
+				delete(live, k)
+			}
 		}
-		if st.owned == 0 {
-			delete(sh.m, k)
+		for k := range live {
+			if len(live) <= target {
+				break
+			}
+			delete(live, k)
 		}
 	}
-	for k := range sh.m {
-		if len(sh.m) <= target {
-			return
-		}
-		delete(sh.m, k)
-	}
+	sh.purgeAt = min(max(2*len(live), minPurge), capacity)
 }

@@ -29,7 +29,9 @@ func trackerCommand() *cli.Command {
 			"Limits: memory is bounded by --max-torrents, --max-peers and --max-peers-per-torrent. One address\n" +
 			"(an IPv6 /64) may announce --announce-rate-per-ip times a second, --announce-burst-per-ip at once, and\n" +
 			"be the only peer of --max-torrents-per-ip torrents; 0 switches a per-address limit off. A full tracker\n" +
-			"evicts a torrent that has a single source address (the flooder's first) to admit a new one.\n\n" +
+			"evicts a torrent that only one address announces (the address with most such first) for a new one.\n" +
+			"Behind a reverse proxy every HTTP request has the proxy's address: raise the per-address limits,\n" +
+			"or switch them off with 0.\n\n" +
 			"The ip parameter (and the UDP IP field) is ignored unless the request comes from a --trust-ip-from\n" +
 			"network, and then only for a unicast address; otherwise a peer is stored at its source address.\n\n" +
 			"Example:\n   btfs tracker --listen 127.0.0.1:6969 --udp 127.0.0.1:6969",
@@ -39,12 +41,12 @@ func trackerCommand() *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 30 * time.Minute, Usage: "announce interval asked of clients"},
 			&cli.StringFlag{Name: "allow", Usage: "serve only the torrents in `FILE|DIR`"},
 			&cli.BoolFlag{Name: "stats", Usage: "print counts to stderr every 10 seconds"},
-			&cli.IntFlag{Name: "max-torrents", Value: tracker.DefaultMaxTorrents, Usage: "torrents tracked at once"},
-			&cli.IntFlag{Name: "max-peers", Value: tracker.DefaultMaxPeers, Usage: "peers stored at once, all torrents together"},
-			&cli.IntFlag{Name: "max-peers-per-torrent", Value: tracker.DefaultMaxPeersPerTorrent, Usage: "peers stored per torrent"},
-			&cli.IntFlag{Name: "max-torrents-per-ip", Value: tracker.DefaultPerIPMaxTorrents, Usage: "torrents one address may be the only peer of (0: no limit)"},
-			&cli.IntFlag{Name: "announce-rate-per-ip", Value: tracker.DefaultPerIPAnnounceRate, Usage: "announces a second from one address (0: no limit)"},
-			&cli.IntFlag{Name: "announce-burst-per-ip", Value: tracker.DefaultPerIPAnnounceBurst, Usage: "announces one address may send at once"},
+			&cli.IntFlag{Name: "max-torrents", Value: tracker.DefaultMaxTorrents, Usage: "`N` torrents tracked at once"},
+			&cli.IntFlag{Name: "max-peers", Value: tracker.DefaultMaxPeers, Usage: "`N` peers stored at once, all torrents together"},
+			&cli.IntFlag{Name: "max-peers-per-torrent", Value: tracker.DefaultMaxPeersPerTorrent, Usage: "`N` peers stored per torrent"},
+			&cli.IntFlag{Name: "max-torrents-per-ip", Value: tracker.DefaultPerIPMaxTorrents, Usage: "`N` torrents one address may be the only peer of (0: no limit)"},
+			&cli.IntFlag{Name: "announce-rate-per-ip", Value: tracker.DefaultPerIPAnnounceRate, Usage: "`N` announces a second from one address (0: no limit)"},
+			&cli.IntFlag{Name: "announce-burst-per-ip", Value: tracker.DefaultPerIPAnnounceBurst, Usage: "`N` announces one address may send at once"},
 			&cli.StringSliceFlag{Name: "trust-ip-from", Usage: "honour the ip parameter from `CIDR` (repeatable; e.g. a LAN behind the tracker's NAT)"},
 			metricsFlag(),
 		},
