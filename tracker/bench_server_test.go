@@ -24,7 +24,7 @@ import (
 // per request. Each peer has its own source address in 127/8, so identities
 // stay stable and the swarm stays at benchTorrents×benchPeers.
 func BenchmarkServeHTTPLoopback(b *testing.B) {
-	s, err := NewServer(ServerOptions{})
+	s, err := NewServer(benchOptions())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func benchRoundTrip(c net.Conn, r *bufio.Reader, text []byte) error {
 func BenchmarkAnnounceUDPShapes(b *testing.B) {
 	for _, shape := range []struct{ torrents, peers int }{{10000, 10}, {100, 1000}} {
 		b.Run(fmt.Sprintf("%dx%d", shape.torrents, shape.peers), func(b *testing.B) {
-			s, err := NewServer(ServerOptions{})
+			s, err := NewServer(benchOptions())
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -16,6 +16,8 @@
 //	limits.go           every size and count limit, with the reason for it
 //	query.go, escape.go HTTP query parsing (announce, scrape): syntax only
 //	swarm.go            sharded swarm state, expiry
+//	evict.go            admitting new torrents: per-address cap, eviction
+//	sources.go          per-address state: announce rate, owned torrents
 //	torrent.go          one torrent's peers
 //	pick.go             choosing the peers an announce gets back
 //	server.go           Server, options, the policy HTTP and UDP share

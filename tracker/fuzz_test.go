@@ -24,6 +24,14 @@ func FuzzParseAnnounceQuery(f *testing.F) {
 	} {
 		f.Add(q)
 	}
+	for _, ip := range []string{"255.255.255.255", "0.0.0.0", "224.0.0.1", "%3A%3A", "ff02%3A%3A1", "fe80%3A%3A1", "198.51.100.7", "127.0.0.2"} {
+		f.Add(announceQuery(h, 1, 6881, 5, "ip="+ip))
+	}
+	trusting, err := NewServer(ServerOptions{TrustIPFrom: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	trusted, untrusted := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("203.0.113.9")
 	f.Fuzz(func(t *testing.T, q string) {
 		var hs [maxScrapeHashes]metainfo.Hash
 		if n, err := parseScrapeQuery(q, &hs); (err == nil) != (n > 0) || n > maxScrapeHashes {
@@ -35,6 +43,15 @@ func FuzzParseAnnounceQuery(f *testing.F) {
 		}
 		if p.port == 0 || p.left < 0 || p.uploaded < 0 || p.downloaded < 0 || p.numWant < -1 || p.event > EventStopped {
 			t.Fatalf("out of range: %+v", p)
+		}
+		// The ip rule: never from an untrusted sender, and from a trusted
+		// one only an address a peer can be reached at.
+		if got := trusting.peerAddr(untrusted, p.ip); got != untrusted {
+			t.Fatalf("ip %v from an untrusted sender stored as %v", p.ip, got)
+		}
+		if got := trusting.peerAddr(trusted, p.ip); got != trusted &&
+			(got != p.ip || !got.IsGlobalUnicast() && !got.IsLoopback() || got.Is4In6()) {
+			t.Fatalf("ip %v from a trusted sender stored as %v", p.ip, got)
 		}
 		req := AnnounceRequest{
 			InfoHash: p.infoHash, PeerID: p.peerID, Port: p.port, Left: p.left, Uploaded: p.uploaded,
@@ -59,7 +76,10 @@ func FuzzUDPPacket(f *testing.F) {
 	// A fixed key and clock keep the corpus's connection ids valid, so
 	// that the fuzzer reaches announce and scrape.
 	clock := newFakeClock()
-	s, err := NewServer(ServerOptions{MaxTorrents: 1000, Now: clock.Now})
+	// The clock stands still, so no rate would let the fuzzer past its
+	// burst; the ip rule is in play for the packets' IP field.
+	s, err := NewServer(ServerOptions{MaxTorrents: 1000, Now: clock.Now, PerIPAnnounceRate: Unlimited,
+		TrustIPFrom: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err != nil {
 		f.Fatal(err)
 	}

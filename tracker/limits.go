@@ -49,16 +49,45 @@ const (
 	udpConnIDWindow = time.Minute
 )
 
-// Server defaults for ServerOptions fields left zero.
+// Server defaults for ServerOptions fields left zero. The limits are
+// exported so that flags can show them.
 const (
 	defaultInterval           = 30 * time.Minute
 	defaultMinInterval        = 5 * time.Minute
 	defaultNumWant            = 50
 	defaultMaxNumWant         = 200
-	defaultMaxTorrents        = 100_000
-	defaultMaxPeers           = 1_000_000 // about 100 MB of peers at worst
-	defaultMaxPeersPerTorrent = 10_000
+	DefaultMaxTorrents        = 100_000
+	DefaultMaxPeers           = 1_000_000 // about 100 MB of peers at worst
+	DefaultMaxPeersPerTorrent = 10_000
+
+	// DefaultPerIPAnnounceRate and DefaultPerIPAnnounceBurst: one address
+	// may announce 50 times a second, 1000 at once. Behind one address may
+	// be a NAT of many clients, each announcing its torrents every
+	// interval (30 min), and a client starting with a thousand torrents
+	// announces them together; 50 a second is still a thousandth of what
+	// the tracker answers, so no one host takes more than its share.
+	DefaultPerIPAnnounceRate  = 50
+	DefaultPerIPAnnounceBurst = 1000
+
+	// DefaultPerIPMaxTorrents is how many torrents one address may be the
+	// only source of: a host that starts the swarm of each of its torrents
+	// (a seedbox) rarely does so for more than a thousand at a time, while
+	// a hundred addresses are then needed to fill DefaultMaxTorrents.
+	DefaultPerIPMaxTorrents = 1000
 )
+
+// maxSources bounds the per-address table (sources.go): 64 Ki entries of 40
+// bytes, a few MB with the map's overhead, however many addresses announce.
+// It only needs to hold the addresses active within a burst's refill time
+// and those that own torrents.
+const maxSources = 1 << 16
+
+// maxAnnounceRate bounds PerIPAnnounceRate so that a token is at least a
+// microsecond: an announce reads the clock before it waits for the lock of
+// its address's entry, so two announces from one address can meet the
+// bucket in the other order, and the burst must cover that skew (with a
+// burst as large as the rate, a second's worth).
+const maxAnnounceRate = 1_000_000
 
 // Client limits.
 const (

@@ -90,7 +90,13 @@ func newHTTPServer(t *testing.T, opts ServerOptions) (*Server, *httptest.Server)
 // that the server writes canonical bencoding.
 func get(t *testing.T, ts *httptest.Server, path, query string) bencode.Value {
 	t.Helper()
-	resp, err := ts.Client().Get(ts.URL + path + "?" + query)
+	return getVia(t, ts.Client(), ts.URL+path+"?"+query)
+}
+
+// getVia is get through client c, for a URL.
+func getVia(t *testing.T, c *http.Client, url string) bencode.Value {
+	t.Helper()
+	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +106,11 @@ func get(t *testing.T, ts *httptest.Server, path, query string) bencode.Value {
 		t.Fatal(err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: %s", path, resp.Status)
+		t.Fatalf("GET %s: %s", url, resp.Status)
 	}
 	v, err := bencode.Parse(body)
 	if err != nil {
-		t.Fatalf("GET %s: reply %q: %v", path, body, err)
+		t.Fatalf("GET %s: reply %q: %v", url, body, err)
 	}
 	return v
 }

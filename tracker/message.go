@@ -99,4 +99,8 @@ const (
 	errNotAllowed      failure = "torrent not allowed"
 	errTooManyTorrents failure = "tracker full: too many torrents"
 	errNoAddress       failure = "cannot tell your address"
+	// The per-address limits. Both fit a UDP error reply to an announce
+	// (at most 90 bytes, see handlePacket).
+	errSlowDown       failure = "too many announces from your address: slow down"
+	errSourceTorrents failure = "too many torrents with only your address as peer"
 )

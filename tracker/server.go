@@ -29,11 +29,26 @@ type ServerOptions struct {
 	MaxNumWant     int
 	// MaxTorrents, MaxPeers and MaxPeersPerTorrent bound memory (100 000
 	// torrents, 1 000 000 peers, 10 000 per torrent). Past MaxTorrents a new
-	// torrent is refused; past the peer limits a peer still gets an answer
-	// but is not stored until room frees up.
+	// torrent evicts one that has a single source (see evict.go) or, if
+	// none may go, is refused; past the peer limits a peer still gets an
+	// answer but is not stored until room frees up.
 	MaxTorrents        int
 	MaxPeers           int
 	MaxPeersPerTorrent int
+	// Per source address (an IPv4 address, or an IPv6 /64):
+	// PerIPAnnounceRate and PerIPAnnounceBurst are a token bucket for its
+	// announces (50 a second, 1000 at once; "stopped" is free), and
+	// PerIPMaxTorrents caps the torrents it may be the only source of
+	// (1000). Unlimited switches a limit off.
+	PerIPAnnounceRate  int
+	PerIPAnnounceBurst int
+	PerIPMaxTorrents   int
+	// TrustIPFrom lists the networks whose requests may name the address
+	// to store with the ip parameter (HTTP) or the IP field (UDP), such as
+	// a LAN behind the tracker's NAT. From anywhere else the claim is
+	// ignored, and so is a claim that is not a unicast address (see
+	// peerAddr). Nil trusts no one.
+	TrustIPFrom []netip.Prefix
 	// Allow, when set, limits the tracker to the torrents it accepts; others
 	// are refused with "torrent not allowed". Nil serves any torrent. It is
 	// called from many goroutines at once.
@@ -45,6 +60,9 @@ type ServerOptions struct {
 	// Now is the clock (time.Now); tests substitute their own.
 	Now func() time.Time
 }
+
+// Unlimited, as a per-address limit of ServerOptions, switches it off.
+const Unlimited = -1
 
 // AllowOnly returns an Allow function for a fixed set of torrents.
 func AllowOnly(hashes ...metainfo.Hash) func(metainfo.Hash) bool {
@@ -64,6 +82,7 @@ type Server struct {
 	opts    ServerOptions
 	log     *slog.Logger
 	swarm   *swarm
+	sources *sources
 	connIDs connIDs
 	bufs    sync.Pool // *replyBuf
 	// Header values shared by every reply; net/http only reads them.
@@ -71,6 +90,7 @@ type Server struct {
 	// Counters for /stats; announces are counted per shard.
 	scrapes     atomic.Uint64
 	refusals    atomic.Uint64
+	throttled   atomic.Uint64 // of refusals, announces over an address's rate
 	udpConnects atomic.Uint64
 	// Announces answered by protocol, for metrics; monotonic, unlike the
 	// difference of two counts read at different times.
@@ -87,21 +107,31 @@ type replyBuf struct {
 
 // NewServer checks opts, fills in the defaults and returns a Server.
 func NewServer(opts ServerOptions) (*Server, error) {
+	return newServer(opts, maxSources)
+}
+
+// newServer is NewServer with the size of the per-address table, which
+// tests shrink.
+func newServer(opts ServerOptions, maxSources int) (*Server, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
+	src := newSources(maxSources, opts.PerIPAnnounceRate, opts.PerIPAnnounceBurst)
 	s := &Server{
 		opts:    opts,
 		log:     opts.Logger,
 		connIDs: newConnIDs(),
 		hdrText: []string{"text/plain"}, hdrNoStore: []string{"no-store"},
+		sources: src,
 		swarm: newSwarm(swarmLimits{
 			maxTorrents:        int64(opts.MaxTorrents),
 			maxPeers:           int64(opts.MaxPeers),
 			maxPeersPerTorrent: opts.MaxPeersPerTorrent,
+			maxOwned:           max(opts.PerIPMaxTorrents, 0),
 			peerTTL:            int64(2 * opts.Interval),
 			sweepEvery:         int64(opts.Interval / 2),
-		}),
+			staleAfter:         int64(opts.Interval),
+		}, src),
 	}
 	s.bufs.New = func() any {
 		return &replyBuf{out: make([]byte, 0, 2048), peers: make([]peer, 0, opts.MaxNumWant)}
@@ -123,6 +153,17 @@ func (o *ServerOptions) setDefaults() error {
 			return fmt.Errorf("tracker: negative %s", v.name)
 		}
 	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"PerIPAnnounceRate", o.PerIPAnnounceRate}, {"PerIPAnnounceBurst", o.PerIPAnnounceBurst}, {"PerIPMaxTorrents", o.PerIPMaxTorrents}} {
+		if v.n < Unlimited {
+			return fmt.Errorf("tracker: %s %d: give a positive number, or Unlimited", v.name, v.n)
+		}
+	}
+	if o.PerIPAnnounceRate > maxAnnounceRate {
+		return fmt.Errorf("tracker: PerIPAnnounceRate %d: at most %d", o.PerIPAnnounceRate, maxAnnounceRate)
+	}
 	def := func(p *int, d int) {
 		if *p == 0 {
 			*p = d
@@ -130,10 +171,13 @@ func (o *ServerOptions) setDefaults() error {
 	}
 	def(&o.DefaultNumWant, defaultNumWant)
 	def(&o.MaxNumWant, defaultMaxNumWant)
-	def(&o.MaxTorrents, defaultMaxTorrents)
-	def(&o.MaxPeers, defaultMaxPeers)
-	def(&o.MaxPeersPerTorrent, defaultMaxPeersPerTorrent)
+	def(&o.MaxTorrents, DefaultMaxTorrents)
+	def(&o.MaxPeers, DefaultMaxPeers)
+	def(&o.MaxPeersPerTorrent, DefaultMaxPeersPerTorrent)
 	def(&o.UDPWorkers, runtime.GOMAXPROCS(0))
+	def(&o.PerIPAnnounceRate, DefaultPerIPAnnounceRate)
+	def(&o.PerIPAnnounceBurst, DefaultPerIPAnnounceBurst)
+	def(&o.PerIPMaxTorrents, DefaultPerIPMaxTorrents)
 	o.DefaultNumWant = min(o.DefaultNumWant, o.MaxNumWant)
 	if o.Interval == 0 {
 		o.Interval = defaultInterval
@@ -179,30 +223,43 @@ func (s *Server) announce(a *swarmAnnounce, numWant int, dst []peer) (swarmResul
 	if s.opts.Allow != nil && !s.opts.Allow(a.infoHash) {
 		return swarmResult{}, errNotAllowed
 	}
+	now := s.opts.Now().UnixNano()
+	// A stopped event only ever frees memory: never hold it back.
+	if a.event != EventStopped && !s.sources.allowAnnounce(a.src, now) {
+		s.throttled.Add(1)
+		return swarmResult{}, errSlowDown
+	}
 	switch {
 	case numWant < 0:
 		a.numWant = s.opts.DefaultNumWant
 	default:
 		a.numWant = min(numWant, s.opts.MaxNumWant)
 	}
-	return s.swarm.announce(a, s.opts.Now().UnixNano(), dst)
+	return s.swarm.announce(a, now, dst)
 }
 
 // peerAddr decides the address a peer is stored and advertised at: the
-// source of its request, or the address it claims (the ip parameter) when
-// that source is loopback or private. A tracker on the same host or LAN sees
-// an address others cannot reach, so a peer there may say which one to use;
-// from the Internet a claimed address would let anyone point a swarm at a
-// victim, so it is ignored. A claim must be a unicast address literal.
-func peerAddr(src, claimed netip.Addr) netip.Addr {
+// source of its request, or the address it claims (the ip parameter, the
+// UDP IP field) when that source is in TrustIPFrom. A claim from anyone
+// else would let them point a swarm at a victim, so it is ignored, as most
+// trackers do (BEP 3 makes the parameter optional). A claim must be a
+// unicast address a peer can be reached at: never unspecified, broadcast,
+// multicast or link-local, and loopback only from loopback.
+func (s *Server) peerAddr(src, claimed netip.Addr) netip.Addr {
 	src = src.Unmap()
-	if !claimed.IsValid() || !(src.IsLoopback() || src.IsPrivate()) {
+	if !claimed.IsValid() || claimed == src || len(s.opts.TrustIPFrom) == 0 {
 		return src
 	}
-	if claimed.IsUnspecified() || claimed.IsMulticast() || claimed.IsLinkLocalUnicast() && claimed.Is6() {
+	claimed = claimed.Unmap()
+	if !claimed.IsGlobalUnicast() && !(claimed.IsLoopback() && src.IsLoopback()) {
 		return src
 	}
-	return claimed.Unmap()
+	for _, p := range s.opts.TrustIPFrom {
+		if p.Contains(src) {
+			return claimed
+		}
+	}
+	return src
 }
 
 func (s *Server) getBuf() *replyBuf { return s.bufs.Get().(*replyBuf) }

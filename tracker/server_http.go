@@ -40,9 +40,9 @@ func (s *Server) announceHTTP(r *http.Request, buf *replyBuf) ([]byte, error) {
 	if err != nil {
 		return nil, errNoAddress
 	}
-	ep := endpointOf(netip.AddrPortFrom(peerAddr(src.Addr(), p.ip), p.port))
+	ep := endpointOf(netip.AddrPortFrom(s.peerAddr(src.Addr(), p.ip), p.port))
 	a := swarmAnnounce{
-		infoHash: p.infoHash, peerID: p.peerID, ep: ep,
+		infoHash: p.infoHash, peerID: p.peerID, ep: ep, src: sourceOf(src.Addr()),
 		seeder: p.left == 0, event: p.event, fams: want4 | want6,
 	}
 	res, err := s.announce(&a, p.numWant, buf.peers[:0])

@@ -176,13 +176,13 @@ func (s *Server) announceUDP(ctx context.Context, req *udpRequest, from netip.Ad
 		claimed = a.ip // the field is IPv4 only
 		fams, limit, ipLen = want4, maxUDPPeers4, 4
 	}
-	ep := endpointOf(netip.AddrPortFrom(peerAddr(src, claimed), a.port))
+	ep := endpointOf(netip.AddrPortFrom(s.peerAddr(src, claimed), a.port))
 	numWant := int(a.numWant)
 	if numWant < 0 {
 		numWant = s.opts.DefaultNumWant
 	}
 	sa := swarmAnnounce{
-		infoHash: a.infoHash, peerID: a.peerID, ep: ep,
+		infoHash: a.infoHash, peerID: a.peerID, ep: ep, src: sourceOf(src),
 		seeder: a.left == 0, event: a.event, fams: fams,
 	}
 	res, err := s.announce(&sa, min(numWant, limit), buf.peers[:0])

@@ -24,6 +24,10 @@ type Stats struct {
 	Scrapes       uint64 `json:"scrapes"`
 	Errors        uint64 `json:"errors"` // requests refused
 	UDPConnects   uint64 `json:"udp_connects"`
+	// Of Errors, announces over their address's rate; and torrents
+	// evicted to make room for new ones (see evict.go).
+	Throttled uint64 `json:"throttled"`
+	Evicted   uint64 `json:"evicted"`
 }
 
 type statsCache struct {
@@ -36,7 +40,8 @@ type statsCache struct {
 // count since the Server was made.
 func (s *Server) Stats() Stats {
 	st := Stats{Scrapes: s.scrapes.Load(), Errors: s.refusals.Load(), UDPConnects: s.udpConnects.Load(),
-		HTTPAnnounces: s.httpAnnounces.Load(), UDPAnnounces: s.udpAnnounces.Load()}
+		HTTPAnnounces: s.httpAnnounces.Load(), UDPAnnounces: s.udpAnnounces.Load(),
+		Throttled: s.throttled.Load(), Evicted: s.swarm.evicted.Load()}
 	st.Torrents, st.Seeders, st.Leechers, st.Announces = s.swarm.totals(s.opts.Now().UnixNano())
 	return st
 }

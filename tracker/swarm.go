@@ -27,14 +27,21 @@ const numShards = 64
 // after sweepEvery. State only grows through requests, so the requests pay
 // for the sweeping and no goroutine is needed.
 //
+// New torrents are admitted by create (evict.go): one source address may be
+// the only source of a bounded number of torrents, and a full table makes
+// room by evicting rather than refusing everyone.
+//
 // Locking: shard.mu guards the shard's torrents map and everything reachable
-// from it. A request holds one shard lock at a time, never two. The totals
-// below are atomics, updated under a shard lock and read without one.
+// from it. A request holds one shard lock at a time, never two; it may take
+// a sources shard's lock inside one (swarm shard, then sources shard). The
+// totals below are atomics, updated under a shard lock and read without one.
 type swarm struct {
 	swarmLimits
 	seed     maphash.Seed
+	sources  *sources     // per-address counts of owned torrents
 	torrents atomic.Int64 // torrents in all shards, against maxTorrents
 	peers    atomic.Int64 // peers in all shards, against maxPeers
+	evicted  atomic.Uint64
 	shards   [numShards]shard
 }
 
@@ -42,8 +49,10 @@ type swarmLimits struct {
 	maxTorrents        int64
 	maxPeers           int64
 	maxPeersPerTorrent int
+	maxOwned           int   // torrents one source may be the only source of; 0: no limit
 	peerTTL            int64 // ns: a peer not heard from for this long is dropped
 	sweepEvery         int64 // ns between two sweeps of one shard
+	staleAfter         int64 // ns: a torrent silent this long may be evicted for anyone's
 }
 
 type shard struct {
@@ -60,7 +69,8 @@ type swarmAnnounce struct {
 	infoHash metainfo.Hash
 	peerID   [20]byte
 	ep       endpoint
-	seeder   bool // left == 0
+	src      sourceKey // who sent it, which ep need not say (the ip parameter)
+	seeder   bool      // left == 0
 	event    Event
 	numWant  int    // already capped by policy
 	fams     famSet // address families the reply can carry
@@ -71,8 +81,8 @@ type swarmResult struct {
 	peers             []peer
 }
 
-func newSwarm(l swarmLimits) *swarm {
-	sw := &swarm{swarmLimits: l, seed: maphash.MakeSeed()}
+func newSwarm(l swarmLimits, src *sources) *swarm {
+	sw := &swarm{swarmLimits: l, seed: maphash.MakeSeed(), sources: src}
 	for i := range sw.shards {
 		sw.shards[i].torrents = make(map[metainfo.Hash]*torrent)
 	}
@@ -105,14 +115,13 @@ func (sw *swarm) announce(a *swarmAnnounce, now int64, dst []peer) (swarmResult,
 			sh.announces++
 			return t.result(dst), nil // no room to store the peer: no torrent either
 		}
-		if sw.torrents.Add(1) > sw.maxTorrents {
-			sw.torrents.Add(-1)
-			return swarmResult{}, errTooManyTorrents
+		var err error
+		if t, err = sw.create(sh, a, now); err != nil {
+			return swarmResult{}, err
 		}
-		t = newTorrent()
-		sh.torrents[a.infoHash] = t
 	}
 	sh.announces++
+	t.seen = now
 	role := roleOf(a.seeder)
 	p := peer{ep: a.ep, id: a.peerID, seen: now}
 	if s, ok := t.find(a.ep); ok {
@@ -129,6 +138,10 @@ func (sw *swarm) announce(a *swarmAnnounce, now int64, dst []peer) (swarmResult,
 		if t.n < sw.maxPeersPerTorrent {
 			if sw.peers.Add(1) <= sw.maxPeers {
 				t.insert(p, role)
+				if t.owned && a.src != t.owner {
+					t.owned = false // a second source: a swarm, not one host's
+					sw.sources.addOwned(t.owner, -1, now)
+				}
 			} else {
 				sw.peers.Add(-1)
 			}
@@ -183,9 +196,19 @@ func (sh *shard) maybeSweep(sw *swarm, now int64) {
 			sw.peers.Add(-int64(n))
 		}
 		if t.n == 0 {
-			delete(sh.torrents, h)
-			sw.torrents.Add(-1)
+			sw.drop(sh, h, t, now)
 		}
+	}
+}
+
+// drop removes torrent t (at h in sh) and gives back what it counted
+// against the limits. The caller holds sh.mu.
+func (sw *swarm) drop(sh *shard, h metainfo.Hash, t *torrent, now int64) {
+	delete(sh.torrents, h)
+	sw.torrents.Add(-1)
+	sw.peers.Add(-int64(t.n))
+	if t.owned {
+		sw.sources.addOwned(t.owner, -1, now)
 	}
 }
 

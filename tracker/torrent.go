@@ -18,6 +18,13 @@ type torrent struct {
 	index      map[endpoint]slot // nil while the torrent is small
 	n          int               // peers in lists
 	downloaded int64             // completed events counted (scrape's "downloaded")
+	// owner is the source address that created the torrent; owned says
+	// that every peer stored since came from it too, and is counted in
+	// owner's sources entry (see swarm.create). A peer from anywhere else
+	// clears it for good.
+	owner sourceKey
+	owned bool
+	seen  int64 // unix ns of the torrent's last announce, for eviction
 }
 
 // indexMin is the size from which a torrent keeps an index. It is dropped

@@ -225,6 +225,7 @@ func (cc *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 type trackerCollector struct {
 	srv                               *tracker.Server
 	announces, scrapes, errs, torrent *prometheus.Desc
+	throttled, evicted                *prometheus.Desc
 	peers                             *prometheus.Desc
 }
 
@@ -234,13 +235,15 @@ func newTrackerCollector(srv *tracker.Server) *trackerCollector {
 		announces: prometheus.NewDesc("btfs_tracker_announces_total", "Announces answered, by protocol.", []string{"protocol"}, nil),
 		scrapes:   prometheus.NewDesc("btfs_tracker_scrapes_total", "Scrapes answered.", nil, nil),
 		errs:      prometheus.NewDesc("btfs_tracker_refused_total", "Requests refused (malformed, not allowed, over a limit).", nil, nil),
+		throttled: prometheus.NewDesc("btfs_tracker_throttled_total", "Announces refused for their address's rate (of refused).", nil, nil),
+		evicted:   prometheus.NewDesc("btfs_tracker_evicted_total", "Torrents evicted to admit new ones when the table was full.", nil, nil),
 		torrent:   prometheus.NewDesc("btfs_tracker_torrents", "Torrents with peers.", nil, nil),
 		peers:     prometheus.NewDesc("btfs_tracker_peers", "Peers known, by role.", []string{"role"}, nil),
 	}
 }
 
 func (tc *trackerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{tc.announces, tc.scrapes, tc.errs, tc.torrent, tc.peers} {
+	for _, d := range []*prometheus.Desc{tc.announces, tc.scrapes, tc.errs, tc.throttled, tc.evicted, tc.torrent, tc.peers} {
 		ch <- d
 	}
 }
@@ -252,6 +255,8 @@ func (tc *trackerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(tc.announces, prometheus.CounterValue, float64(s.UDPAnnounces), "udp")
 	ch <- prometheus.MustNewConstMetric(tc.scrapes, prometheus.CounterValue, float64(s.Scrapes))
 	ch <- prometheus.MustNewConstMetric(tc.errs, prometheus.CounterValue, float64(s.Errors))
+	ch <- prometheus.MustNewConstMetric(tc.throttled, prometheus.CounterValue, float64(s.Throttled))
+	ch <- prometheus.MustNewConstMetric(tc.evicted, prometheus.CounterValue, float64(s.Evicted))
 	ch <- prometheus.MustNewConstMetric(tc.torrent, prometheus.GaugeValue, float64(s.Torrents))
 	ch <- prometheus.MustNewConstMetric(tc.peers, prometheus.GaugeValue, float64(s.Seeders), "seeder")
 	ch <- prometheus.MustNewConstMetric(tc.peers, prometheus.GaugeValue, float64(s.Leechers), "leecher")

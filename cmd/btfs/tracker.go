@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,14 @@ func trackerCommand() *cli.Command {
 			"/announce and /scrape, the UDP tracker protocol (BEP 15), and counts for operators at /stats.\n" +
 			"Open to any torrent unless --allow names the ones to serve: a .torrent file, a directory of\n" +
 			".torrent files, or a text file with one hex info-hash per line. Runs until SIGINT/SIGTERM.\n\n" +
+			"Limits: memory is bounded by --max-torrents, --max-peers and --max-peers-per-torrent. One address\n" +
+			"(an IPv6 /64) may announce --announce-rate-per-ip times a second, --announce-burst-per-ip at once, and\n" +
+			"be the only peer of --max-torrents-per-ip torrents; 0 switches a per-address limit off. A full tracker\n" +
+			"evicts a torrent that only one address announces (the address with most such first) for a new one.\n" +
+			"Behind a reverse proxy every HTTP request has the proxy's address: raise the per-address limits,\n" +
+			"or switch them off with 0.\n\n" +
+			"The ip parameter (and the UDP IP field) is ignored unless the request comes from a --trust-ip-from\n" +
+			"network, and then only for a unicast address; otherwise a peer is stored at its source address.\n\n" +
 			"Example:\n   btfs tracker --listen 127.0.0.1:6969 --udp 127.0.0.1:6969",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: ":6969", Usage: "HTTP `ADDR`"},
@@ -32,6 +41,13 @@ func trackerCommand() *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 30 * time.Minute, Usage: "announce interval asked of clients"},
 			&cli.StringFlag{Name: "allow", Usage: "serve only the torrents in `FILE|DIR`"},
 			&cli.BoolFlag{Name: "stats", Usage: "print counts to stderr every 10 seconds"},
+			&cli.IntFlag{Name: "max-torrents", Value: tracker.DefaultMaxTorrents, Usage: "`N` torrents tracked at once"},
+			&cli.IntFlag{Name: "max-peers", Value: tracker.DefaultMaxPeers, Usage: "`N` peers stored at once, all torrents together"},
+			&cli.IntFlag{Name: "max-peers-per-torrent", Value: tracker.DefaultMaxPeersPerTorrent, Usage: "`N` peers stored per torrent"},
+			&cli.IntFlag{Name: "max-torrents-per-ip", Value: tracker.DefaultPerIPMaxTorrents, Usage: "`N` torrents one address may be the only peer of (0: no limit)"},
+			&cli.IntFlag{Name: "announce-rate-per-ip", Value: tracker.DefaultPerIPAnnounceRate, Usage: "`N` announces a second from one address (0: no limit)"},
+			&cli.IntFlag{Name: "announce-burst-per-ip", Value: tracker.DefaultPerIPAnnounceBurst, Usage: "`N` announces one address may send at once"},
+			&cli.StringSliceFlag{Name: "trust-ip-from", Usage: "honour the ip parameter from `CIDR` (repeatable; e.g. a LAN behind the tracker's NAT)"},
 			metricsFlag(),
 		},
 		Action: runTracker,
@@ -43,7 +59,11 @@ func runTracker(c *cli.Context) error {
 		return usagef(c, "tracker takes no arguments")
 	}
 	log := logger(c)
-	opts := tracker.ServerOptions{Interval: c.Duration("interval"), MinInterval: min(c.Duration("interval"), 5*time.Minute), Logger: log}
+	opts, err := trackerOptions(c)
+	if err != nil {
+		return err
+	}
+	opts.Logger = log
 	if path := c.String("allow"); path != "" {
 		hashes, err := loadAllowList(path)
 		if err != nil {
@@ -114,6 +134,47 @@ func runTracker(c *cli.Context) error {
 	return firstErr
 }
 
+// trackerOptions turns the limit flags into ServerOptions.
+func trackerOptions(c *cli.Context) (tracker.ServerOptions, error) {
+	opts := tracker.ServerOptions{
+		Interval: c.Duration("interval"), MinInterval: min(c.Duration("interval"), 5*time.Minute),
+		MaxTorrents: c.Int("max-torrents"), MaxPeers: c.Int("max-peers"), MaxPeersPerTorrent: c.Int("max-peers-per-torrent"),
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int
+		off  bool // 0 switches the limit off
+	}{
+		{"max-torrents", &opts.MaxTorrents, false}, {"max-peers", &opts.MaxPeers, false},
+		{"max-peers-per-torrent", &opts.MaxPeersPerTorrent, false},
+		{"max-torrents-per-ip", &opts.PerIPMaxTorrents, true}, {"announce-rate-per-ip", &opts.PerIPAnnounceRate, true},
+		{"announce-burst-per-ip", &opts.PerIPAnnounceBurst, false},
+	} {
+		n := c.Int(f.name)
+		switch {
+		case n == 0 && f.off:
+			*f.dst = tracker.Unlimited
+		case n <= 0:
+			return opts, usagef(c, "--%s %d: give a positive number", f.name, n)
+		default:
+			*f.dst = n
+		}
+	}
+	for _, s := range c.StringSlice("trust-ip-from") { // "a,b" arrives split
+		s = strings.TrimSpace(s)
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return opts, usagef(c, "--trust-ip-from %q: give a network (10.0.0.0/8) or an address", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		opts.TrustIPFrom = append(opts.TrustIPFrom, p.Masked())
+	}
+	return opts, nil
+}
+
 func printStats(ctx context.Context, c *cli.Context, srv *tracker.Server) {
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()
@@ -123,8 +184,8 @@ func printStats(ctx context.Context, c *cli.Context, srv *tracker.Server) {
 			return
 		case <-t.C:
 			s := srv.Stats()
-			fmt.Fprintf(c.App.ErrWriter, "tracker: %d torrents, %d seeders, %d leechers, %d announces, %d scrapes, %d errors\n",
-				s.Torrents, s.Seeders, s.Leechers, s.Announces, s.Scrapes, s.Errors)
+			fmt.Fprintf(c.App.ErrWriter, "tracker: %d torrents, %d seeders, %d leechers, %d announces, %d scrapes, %d errors (%d over an address's rate), %d torrents evicted\n",
+				s.Torrents, s.Seeders, s.Leechers, s.Announces, s.Scrapes, s.Errors, s.Throttled, s.Evicted)
 		}
 	}
 }

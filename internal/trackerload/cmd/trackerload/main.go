@@ -128,8 +128,10 @@ func serve(ctx context.Context, args []string) error {
 	profile := fs.String("cpuprofile", "", "write a CPU profile to `FILE`")
 	fs.Parse(args)
 
-	// The options and server settings of cmd/btfs/tracker.go.
-	srv, err := tracker.NewServer(tracker.ServerOptions{Interval: 30 * time.Minute, MinInterval: 5 * time.Minute})
+	// The options and server settings of cmd/btfs/tracker.go, with
+	// scripts/bench-tracker.sh's per-address limits.
+	srv, err := tracker.NewServer(tracker.ServerOptions{Interval: 30 * time.Minute, MinInterval: 5 * time.Minute,
+		PerIPAnnounceRate: 1_000_000, PerIPAnnounceBurst: 1_000_000, PerIPMaxTorrents: tracker.Unlimited})
 	if err != nil {
 		return err
 	}
