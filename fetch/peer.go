@@ -88,7 +88,7 @@ func (t *Torrent) addConn(ctx context.Context, c *conn) {
 	t.addrOf[p.id] = c.addr
 	t.peers[p] = struct{}{}
 	t.byID[c.id] = p
-	if cand := t.candidates[c.addr]; cand != nil {
+	if cand := t.book.get(c.addr); cand != nil {
 		cand.connected = true
 	}
 	pctx, cancel := context.WithCancel(ctx)
@@ -137,7 +137,7 @@ func (t *Torrent) dropPeer(p *peer, why error) {
 	if !t.picker.SentAny(p.id) {
 		delete(t.addrOf, p.id) // nothing of it left to blame
 	}
-	if cand := t.candidates[p.c.addr]; cand != nil {
+	if cand := t.book.get(p.c.addr); cand != nil {
 		cand.connected = false
 		cand.failed(time.Now())
 	}

@@ -100,7 +100,7 @@ type Torrent struct {
 	conns    chan *conn
 	dialEnd  chan dialResult
 	verified chan verifyResult
-	addPeers chan []netip.AddrPort
+	addPeers chan peerBatch
 	queries  chan func()
 	pings    chan netip.AddrPort // DHT nodes to ping (dht.go); nil without the DHT
 
@@ -119,7 +119,7 @@ type Torrent struct {
 	byID         map[wire.PeerID]*peer
 	nextPeerID   int
 	addrOf       map[int]netip.AddrPort // picker peer id -> address, for blame
-	candidates   map[netip.AddrPort]*candidate
+	book         *addrBook // candidates to dial (addrbook.go)
 	dialing      int
 	pieces       map[int][][]byte // blocks of pieces being downloaded
 	suspects     map[int][]blockRecord
@@ -169,7 +169,7 @@ func New(cfg Config) *Torrent {
 		conns:        make(chan *conn),
 		dialEnd:      make(chan dialResult),
 		verified:     make(chan verifyResult),
-		addPeers:     make(chan []netip.AddrPort, 4),
+		addPeers:     make(chan peerBatch, 4),
 		queries:      make(chan func()),
 		done:         make(chan struct{}),
 		stopped:      make(chan struct{}),
@@ -179,7 +179,7 @@ func New(cfg Config) *Torrent {
 		peers:        map[*peer]struct{}{},
 		byID:         map[wire.PeerID]*peer{},
 		addrOf:       map[int]netip.AddrPort{},
-		candidates:   map[netip.AddrPort]*candidate{},
+		book:         newAddrBook(),
 		pieces:       map[int][][]byte{},
 		suspects:     map[int][]blockRecord{},
 		banned:       map[netip.AddrPort]bool{},
@@ -210,10 +210,21 @@ func (t *Torrent) Done() <-chan struct{} { return t.done }
 // that cannot store what it fetches should stop rather than fetch it again.
 func (t *Torrent) StoreErrors() <-chan error { return t.storeErrs }
 
-// AddPeers offers addresses to connect to (from trackers, or tests).
+// AddPeers offers addresses to connect to, trusted as a tracker's answer
+// is: they always find room in the address book (addrbook.go).
 func (t *Torrent) AddPeers(ctx context.Context, addrs []netip.AddrPort) {
+	t.addPeersFrom(ctx, addrs, fromTracker)
+}
+
+// peerBatch is addresses from one source, on their way to the loop.
+type peerBatch struct {
+	addrs []netip.AddrPort
+	src   peerSource
+}
+
+func (t *Torrent) addPeersFrom(ctx context.Context, addrs []netip.AddrPort, src peerSource) {
 	select {
-	case t.addPeers <- addrs:
+	case t.addPeers <- peerBatch{addrs: addrs, src: src}:
 	case <-ctx.Done():
 	}
 }
@@ -276,8 +287,8 @@ func (t *Torrent) Run(ctx context.Context) error {
 			t.dialDone(r)
 		case r := <-t.verified:
 			t.handleVerified(r)
-		case addrs := <-t.addPeers:
-			t.addCandidates(addrs)
+		case b := <-t.addPeers:
+			t.addCandidates(b.addrs, b.src)
 			t.dialMore(ctx)
 		case f := <-t.queries:
 			f()
