@@ -147,9 +147,10 @@ func (t *Torrent) dial(ctx context.Context, a netip.AddrPort) (*conn, error) {
 // Accept completes an incoming connection whose handshake has been read up
 // to the info-hash (by a Listener that routed it here): it answers with our
 // handshake, reads the peer's id, and hands the connection to the loop.
-// It returns once the connection is handed over or refused.
+// It returns once the connection is handed over or refused. The caller
+// bounds the handshake by a deadline on nc, which Accept clears once the
+// handshake is complete.
 func (t *Torrent) Accept(ctx context.Context, nc net.Conn, reserved [8]byte) {
-	nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	ours := wire.Handshake{Reserved: t.reserved(), InfoHash: t.cfg.InfoHash, PeerID: t.cfg.PeerID}
 	if err := wire.WriteHandshake(nc, ours); err != nil {
 		nc.Close()
