@@ -77,9 +77,9 @@ func (c *candidate) failed(now time.Time) {
 // addrBook is the candidate table. It is owned by the loop.
 type addrBook struct {
 	m     map[netip.AddrPort]*candidate
-	pex   int // candidates whose src is fromPEX
-	limit int // maxCandidates; tests may lower it
-	pexes int // maxPexCandidates; tests may lower it
+	pex   int              // candidates whose src is fromPEX
+	limit int              // maxCandidates; tests may lower it
+	pexes int              // maxPexCandidates; tests may lower it
 	order []netip.AddrPort // due's scratch
 }
 

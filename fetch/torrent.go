@@ -119,7 +119,7 @@ type Torrent struct {
 	byID         map[wire.PeerID]*peer
 	nextPeerID   int
 	addrOf       map[int]netip.AddrPort // picker peer id -> address, for blame
-	book         *addrBook // candidates to dial (addrbook.go)
+	book         *addrBook              // candidates to dial (addrbook.go)
 	dialing      int
 	pieces       map[int][][]byte // blocks of pieces being downloaded
 	suspects     map[int][]blockRecord
