@@ -43,8 +43,11 @@ type peer struct {
 	inflight    map[picker.Block]time.Time // our requests, not yet answered
 	lastBlock   time.Time
 	connectedAt time.Time
-	reqq        int // how many requests the peer accepts (extension handshake)
-	unrequested int
+	// activeAt is when either side was last interested or data last moved,
+	// dataAt when data last moved (turnover.go).
+	activeAt, dataAt time.Time
+	reqq             int // how many requests the peer accepts (extension handshake)
+	unrequested      int
 	// cancelled counts blocks we cancelled that may still arrive: a peer
 	// may have sent them before it read the cancel, and those are no fault.
 	cancelled int
@@ -74,15 +77,16 @@ type peer struct {
 
 // addConn starts a handshaken connection's goroutines and greets the peer.
 func (t *Torrent) addConn(ctx context.Context, c *conn) {
-	if len(t.peers) >= t.cfg.MaxPeers || t.byID[c.id] != nil || t.banned[c.addr] {
+	now := time.Now()
+	if t.byID[c.id] != nil || t.banned[c.addr] || !t.makeRoom(c, now) {
 		c.close()
 		return
 	}
-	now := time.Now()
 	p := &peer{
 		id: t.nextPeerID, c: c, has: bitfield.New(t.info.NumPieces()),
 		amChoking: true, peerChoking: true,
 		inflight: map[picker.Block]time.Time{}, connectedAt: now, lastBlock: now, reqq: maxQueue,
+		activeAt: now, dataAt: now,
 	}
 	t.nextPeerID++
 	t.addrOf[p.id] = c.addr

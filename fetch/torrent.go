@@ -62,11 +62,15 @@ type Config struct {
 	Trackers [][]string
 	// ListenPort is the port other peers reach us on (announced, and used to
 	// skip ourselves in tracker answers).
-	ListenPort   int
-	MaxPeers     int           // 0: DefaultMaxPeers
-	SnubTimeout  time.Duration // 0: DefaultSnubTimeout
-	UnchokeSlots int           // 0: choke.DefaultSlots
-	Logger       *slog.Logger
+	ListenPort  int
+	MaxPeers    int           // 0: DefaultMaxPeers
+	SnubTimeout time.Duration // 0: DefaultSnubTimeout
+	// IdlePeerTimeout: a peer of no use for this long is dropped, and one
+	// that exchanged no data for a quarter of it may give its slot to a
+	// new connection (turnover.go); 0: DefaultIdlePeerTimeout.
+	IdlePeerTimeout time.Duration
+	UnchokeSlots    int // 0: choke.DefaultSlots
+	Logger          *slog.Logger
 	// Dial opens outgoing connections; nil uses a net.Dialer with a timeout.
 	Dial func(ctx context.Context, addr netip.AddrPort) (net.Conn, error)
 	// AnnounceMinWait is the least time between regular announces, whatever
@@ -154,6 +158,9 @@ func New(cfg Config) *Torrent {
 	}
 	if cfg.SnubTimeout == 0 {
 		cfg.SnubTimeout = DefaultSnubTimeout
+	}
+	if cfg.IdlePeerTimeout == 0 {
+		cfg.IdlePeerTimeout = DefaultIdlePeerTimeout
 	}
 	if cfg.UnchokeSlots == 0 {
 		cfg.UnchokeSlots = choke.DefaultSlots
