@@ -296,6 +296,7 @@ func (t *Torrent) Run(ctx context.Context) error {
 			t.handleVerified(r)
 		case b := <-t.addPeers:
 			t.addCandidates(b.addrs, b.src)
+			t.turnover(time.Now())
 			t.dialMore(ctx)
 		case f := <-t.queries:
 			f()
