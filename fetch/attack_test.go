@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,7 +79,9 @@ type attackers struct {
 	mi     *metainfo.MetaInfo
 	ctx    context.Context
 	wg     sync.WaitGroup
-	mu     sync.Mutex
+	opened atomic.Int64 // connections the silent flood opened
+
+	mu     sync.Mutex // guards conns, closed
 	conns  map[net.Conn]bool
 	closed bool
 }
@@ -240,8 +243,11 @@ func (a *attackers) silent(target netip.AddrPort, ips []netip.Addr, perIP int, e
 			a.wg.Go(func() {
 				for {
 					c, err := a.dialFrom(ip, target)
-					if err == nil && !a.track(c) {
-						return
+					if err == nil {
+						if !a.track(c) {
+							return
+						}
+						a.opened.Add(1)
 					}
 					select {
 					case <-a.ctx.Done():
