@@ -30,6 +30,8 @@ func replaceable(n *node) bool {
 // shortHandshakes shortens n's incoming handshake deadline to d and returns
 // the deadline in force.
 func shortHandshakes(n *node, d time.Duration) time.Duration {
+	n.ln.mu.Lock()
 	n.ln.handshakeTimeout = d
+	n.ln.mu.Unlock()
 	return d
 }

@@ -18,12 +18,13 @@ type Listener struct {
 	ln  net.Listener
 	log *slog.Logger
 
-	mu       sync.Mutex // guards torrents
+	mu       sync.Mutex // guards torrents and handshakeTimeout
 	torrents map[metainfo.Hash]*Torrent
-
-	// Incoming handshakes (pending.go); tests shorten the deadline.
-	pending          *pendingSet
+	// handshakeTimeout bounds incoming handshakes (pending.go); tests
+	// shorten it.
 	handshakeTimeout time.Duration
+
+	pending *pendingSet
 }
 
 // Listen opens a TCP listener on addr (":6881", "127.0.0.1:0").
@@ -80,7 +81,10 @@ func (l *Listener) Serve(ctx context.Context) error {
 			}
 			return err
 		}
-		nc.SetDeadline(time.Now().Add(l.handshakeTimeout))
+		l.mu.Lock()
+		deadline := time.Now().Add(l.handshakeTimeout)
+		l.mu.Unlock()
+		nc.SetDeadline(deadline)
 		pc := l.pending.admit(nc)
 		if pc == nil {
 			l.log.Debug("incoming connection refused: too many handshakes from its IP", "peer", nc.RemoteAddr())
