@@ -43,11 +43,8 @@ type peer struct {
 	inflight    map[picker.Block]time.Time // our requests, not yet answered
 	lastBlock   time.Time
 	connectedAt time.Time
-	// activeAt is when either side was last interested or data last moved,
-	// dataAt when data last moved (turnover.go).
-	activeAt, dataAt time.Time
-	reqq             int // how many requests the peer accepts (extension handshake)
-	unrequested      int
+	reqq        int // how many requests the peer accepts (extension handshake)
+	unrequested int
 	// cancelled counts blocks we cancelled that may still arrive: a peer
 	// may have sent them before it read the cancel, and those are no fault.
 	cancelled int
@@ -69,6 +66,10 @@ type peer struct {
 	pexEarly int
 	// pinged: its DHT node, named by a PORT message, was pinged (dht.go).
 	pinged bool
+
+	// activeAt is when either side was last interested or data last moved,
+	// dataAt when data last moved (turnover.go).
+	activeAt, dataAt time.Time
 
 	downloaded       int64        // loop-owned
 	uploaded         atomic.Int64 // written by the writer goroutine
