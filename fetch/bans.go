@@ -121,11 +121,7 @@ func (t *Torrent) banIP(ip netip.Addr, why error) {
 			t.dropPeer(p, fmt.Errorf("banned: %w", why))
 		}
 	}
-	for a, c := range t.candidates {
-		if ipOf(a) == ip && !c.dialing {
-			delete(t.candidates, a)
-		}
-	}
+	t.book.forgetIP(ip)
 	t.requestAll() // the forgotten blocks are wanted again
 }
 

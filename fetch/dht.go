@@ -55,7 +55,7 @@ func (t *Torrent) startDHT(ctx context.Context) {
 	t.wg.Go(func() {
 		err := t.cfg.DHT.Announce(ctx, t.cfg.InfoHash, t.cfg.ListenPort, func(addrs []netip.AddrPort) {
 			t.log.Debug("dht: peers", "count", len(addrs))
-			t.AddPeers(ctx, addrs)
+			t.addPeersFrom(ctx, addrs, fromDHT)
 		})
 		if ctx.Err() == nil { // the node closed before the torrent stopped
 			t.log.Warn("dht: announces stopped", "err", err)

@@ -136,7 +136,7 @@ func TestPrivateTorrentNoDHTNoPex(t *testing.T) {
 	}
 	announced, pinged := dht.calls()
 	var candidates int
-	seeder.t.do(context.Background(), func() { candidates = len(seeder.t.candidates) })
+	seeder.t.do(context.Background(), func() { candidates = seeder.t.book.len() })
 	if len(announced) != 0 || len(pinged) != 0 || candidates != 0 {
 		t.Fatalf("private torrent: DHT announces %v, pings %v, %d candidates; want none", announced, pinged, candidates)
 	}

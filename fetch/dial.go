@@ -16,39 +16,30 @@ import (
 const (
 	backoffBase = 5 * time.Second
 	backoffMax  = 10 * time.Minute
-	// maxCandidates bounds the addresses remembered per torrent, however many
-	// trackers and peers hand us.
-	maxCandidates = 2000
 )
 
 var errBadRequest = errors.New("request outside the piece")
-
-// candidate is an address we may connect to.
-type candidate struct {
-	nextTry   time.Time
-	failures  int
-	connected bool
-	dialing   bool
-}
-
-func (c *candidate) failed(now time.Time) {
-	c.failures++
-	d := backoffBase << min(c.failures-1, 10)
-	c.nextTry = now.Add(min(d, backoffMax))
-}
 
 type dialResult struct {
 	addr netip.AddrPort
 	err  error
 }
 
-// addCandidates remembers addresses, skipping ourselves.
-func (t *Torrent) addCandidates(addrs []netip.AddrPort) {
+// addCandidates remembers addresses that src named, skipping ourselves and
+// banned hosts, which would only take a place in the book (addrbook.go says which are kept when the book is full).
+func (t *Torrent) addCandidates(addrs []netip.AddrPort, src peerSource) {
+	now := time.Now()
+	dropped := 0
 	for _, a := range addrs {
-		if !a.IsValid() || a.Port() == 0 || t.isSelf(a) || t.candidates[a] != nil || len(t.candidates) >= maxCandidates {
+		if !a.IsValid() || a.Port() == 0 || t.isSelf(a) || t.isBanned(a) {
 			continue
 		}
-		t.candidates[a] = &candidate{}
+		if !t.book.add(a, src, now) {
+			dropped++
+		}
+	}
+	if dropped > 0 {
+		t.log.Debug("address book full: addresses dropped", "source", src, "dropped", dropped, "book", t.book.len())
 	}
 }
 
@@ -76,17 +67,14 @@ func (t *Torrent) isSelf(a netip.AddrPort) bool {
 	return false
 }
 
+// isBanned reports whether a may not be dialed.
+func (t *Torrent) isBanned(a netip.AddrPort) bool { return t.bans.has(ipOf(a)) }
+
 // dialMore starts connection attempts while there is room.
 func (t *Torrent) dialMore(ctx context.Context) {
-	now := time.Now()
-	for a, c := range t.candidates {
-		if len(t.peers)+t.dialing >= t.cfg.MaxPeers || t.dialing >= maxDialing {
-			return
-		}
-		if c.connected || c.dialing || now.Before(c.nextTry) || t.bans.has(ipOf(a)) {
-			continue
-		}
-		c.dialing = true
+	room := min(t.cfg.MaxPeers-len(t.peers)-t.dialing, maxDialing-t.dialing)
+	for _, a := range t.book.due(time.Now(), room, t.isBanned) {
+		t.book.get(a).dialing = true
 		t.dialing++
 		t.wg.Add(1)
 		go func() {
@@ -109,7 +97,7 @@ func (t *Torrent) dialMore(ctx context.Context) {
 
 func (t *Torrent) dialDone(r dialResult) {
 	t.dialing--
-	c := t.candidates[r.addr]
+	c := t.book.get(r.addr)
 	if c == nil {
 		return
 	}
@@ -159,7 +147,9 @@ func (t *Torrent) dial(ctx context.Context, a netip.AddrPort) (*conn, error) {
 // Accept completes an incoming connection whose handshake has been read up
 // to the info-hash (by a Listener that routed it here): it answers with our
 // handshake, reads the peer's id, and hands the connection to the loop.
-// It returns once the connection is handed over or refused.
+// It returns once the connection is handed over or refused. The caller
+// bounds the handshake by a deadline on nc, which Accept clears once the
+// handshake is complete.
 func (t *Torrent) Accept(ctx context.Context, nc net.Conn, reserved [8]byte) {
 	addr, _ := netip.ParseAddrPort(nc.RemoteAddr().String())
 	if t.bans.has(ipOf(addr)) {
@@ -167,7 +157,6 @@ func (t *Torrent) Accept(ctx context.Context, nc net.Conn, reserved [8]byte) {
 		nc.Close()
 		return
 	}
-	nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	ours := wire.Handshake{Reserved: t.reserved(), InfoHash: t.cfg.InfoHash, PeerID: t.cfg.PeerID}
 	if err := wire.WriteHandshake(nc, ours); err != nil {
 		nc.Close()

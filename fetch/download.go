@@ -172,6 +172,11 @@ var errSnubbed = errors.New("snubbed")
 // connecting to more peers.
 func (t *Torrent) onTick(ctx context.Context, now time.Time) {
 	for p := range t.peers {
+		p.noteActivity(now)
+		if t.isIdle(p, now) {
+			t.dropPeer(p, errIdlePeer)
+			continue
+		}
 		p.downRate.update(p.downloaded, tick)
 		p.upRate.update(p.uploaded.Load(), tick)
 		if len(p.inflight) > 0 && now.Sub(p.lastBlock) > t.cfg.SnubTimeout && !p.snubbed {
@@ -194,6 +199,7 @@ func (t *Torrent) onTick(ctx context.Context, now time.Time) {
 		t.request(p)
 	}
 	t.reassignLateUrgent(now)
+	t.turnover(now)
 	t.dialMore(ctx)
 }
 

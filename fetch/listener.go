@@ -12,18 +12,19 @@ import (
 	"github.com/btfs/btfs/wire"
 )
 
-// maxPendingHandshakes bounds incoming connections still handshaking, so a
-// flood of silent connections cannot exhaust goroutines or descriptors.
-const maxPendingHandshakes = 64
-
 // Listener accepts incoming peer connections on one port for any number of
 // torrents and routes each to its torrent by info-hash.
 type Listener struct {
 	ln  net.Listener
 	log *slog.Logger
 
-	mu       sync.Mutex // guards torrents
+	mu       sync.Mutex // guards torrents and handshakeTimeout
 	torrents map[metainfo.Hash]*Torrent
+	// handshakeTimeout bounds incoming handshakes (pending.go); tests
+	// shorten it.
+	handshakeTimeout time.Duration
+
+	pending *pendingSet
 }
 
 // Listen opens a TCP listener on addr (":6881", "127.0.0.1:0").
@@ -35,7 +36,10 @@ func Listen(addr string, log *slog.Logger) (*Listener, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Listener{ln: ln, log: log, torrents: map[metainfo.Hash]*Torrent{}}, nil
+	return &Listener{
+		ln: ln, log: log, torrents: map[metainfo.Hash]*Torrent{},
+		pending: newPendingSet(maxPendingHandshakes, maxPendingPerIP), handshakeTimeout: incomingHandshakeTimeout,
+	}, nil
 }
 
 // Port is the port the listener is bound to.
@@ -65,7 +69,6 @@ func (l *Listener) Serve(ctx context.Context) error {
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { l.ln.Close() })
 	defer stop()
-	slots := make(chan struct{}, maxPendingHandshakes)
 	for {
 		nc, err := l.ln.Accept()
 		if err != nil {
@@ -78,21 +81,26 @@ func (l *Listener) Serve(ctx context.Context) error {
 			}
 			return err
 		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			nc.Close() // too many handshakes at once
+		l.mu.Lock()
+		deadline := time.Now().Add(l.handshakeTimeout)
+		l.mu.Unlock()
+		nc.SetDeadline(deadline)
+		pc := l.pending.admit(nc)
+		if pc == nil {
+			l.log.Debug("incoming connection refused: too many handshakes from its IP", "peer", nc.RemoteAddr())
+			nc.Close()
 			continue
 		}
 		wg.Go(func() {
-			defer func() { <-slots }()
+			defer l.pending.release(pc)
 			l.handshake(ctx, nc)
 		})
 	}
 }
 
+// handshake reads the start of an incoming handshake, within the deadline
+// Serve set, and hands the connection to its torrent.
 func (l *Listener) handshake(ctx context.Context, nc net.Conn) {
-	nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	reserved, hash, err := wire.ReadHandshakeStart(nc)
 	if err != nil {
 		l.log.Debug("incoming handshake failed", "peer", nc.RemoteAddr(), "err", err)

@@ -65,6 +65,10 @@ type peer struct {
 	// pinged: its DHT node, named by a PORT message, was pinged (dht.go).
 	pinged bool
 
+	// activeAt is when either side was last interested or data last moved,
+	// dataAt when data last moved (turnover.go).
+	activeAt, dataAt time.Time
+
 	downloaded       int64        // loop-owned
 	uploaded         atomic.Int64 // written by the writer goroutine
 	downRate, upRate meter
@@ -72,15 +76,16 @@ type peer struct {
 
 // addConn starts a handshaken connection's goroutines and greets the peer.
 func (t *Torrent) addConn(ctx context.Context, c *conn) {
-	if len(t.peers) >= t.cfg.MaxPeers || t.byID[c.id] != nil || t.admit(c) != nil {
+	now := time.Now()
+	if t.byID[c.id] != nil || t.admit(c) != nil || !t.makeRoom(c, now) {
 		c.close()
 		return
 	}
-	now := time.Now()
 	p := &peer{
 		id: t.nextPeerID, c: c, has: bitfield.New(t.info.NumPieces()),
 		amChoking: true, peerChoking: true,
 		inflight: map[picker.Block]time.Time{}, connectedAt: now, lastBlock: now, reqq: maxQueue,
+		activeAt: now, dataAt: now,
 	}
 	t.nextPeerID++
 	if p.parole = t.trust.onParole(ipOf(c.addr)); p.parole {
@@ -89,7 +94,7 @@ func (t *Torrent) addConn(ctx context.Context, c *conn) {
 	t.addrOf[p.id] = c.addr
 	t.peers[p] = struct{}{}
 	t.byID[c.id] = p
-	if cand := t.candidates[c.addr]; cand != nil {
+	if cand := t.book.get(c.addr); cand != nil {
 		cand.connected = true
 	}
 	pctx, cancel := context.WithCancel(ctx)
@@ -140,7 +145,7 @@ func (t *Torrent) dropPeer(p *peer, why error) {
 	if !t.picker.SentAny(p.id) {
 		delete(t.addrOf, p.id) // nothing of it left to blame
 	}
-	if cand := t.candidates[p.c.addr]; cand != nil {
+	if cand := t.book.get(p.c.addr); cand != nil {
 		cand.connected = false
 		cand.failed(time.Now())
 	}

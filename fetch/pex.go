@@ -173,8 +173,8 @@ func (t *Torrent) onPexMessage(p *peer, payload []byte) {
 		}
 		addrs = append(addrs, a.Addr)
 	}
-	before := len(t.candidates)
-	t.addCandidates(addrs)
+	before := t.book.len()
+	t.addCandidates(addrs, fromPEX)
 	t.log.Debug("pex: peers", "from", p.c.addr, "added", len(m.Added), "dropped", len(m.Dropped),
-		"new", len(t.candidates)-before)
+		"new", t.book.len()-before)
 }

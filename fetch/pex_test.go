@@ -135,7 +135,7 @@ func TestPexIncomingLimits(t *testing.T) {
 	candidates := func() []netip.AddrPort {
 		var out []netip.AddrPort
 		seeder.t.do(context.Background(), func() {
-			for a := range seeder.t.candidates {
+			for a := range seeder.t.book.m {
 				out = append(out, a)
 			}
 		})

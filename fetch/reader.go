@@ -254,7 +254,7 @@ func (t *Torrent) whyMissing(i int) string {
 		}
 		switch {
 		case len(t.peers) == 0:
-			why = fmt.Sprintf("no peers connected; %d addresses known", len(t.candidates))
+			why = fmt.Sprintf("no peers connected; %d addresses known", t.book.len())
 		case holders == 0:
 			why = fmt.Sprintf("none of the %d connected peers has it", len(t.peers))
 		default:

@@ -54,7 +54,7 @@ func (t *Torrent) Stats(ctx context.Context) (Stats, error) {
 		s = Stats{
 			Pieces: t.info.NumPieces(), Have: t.picker.HaveCount(), Length: t.info.Length, Left: t.left.Load(),
 			Downloaded: t.downloaded.Load(), Uploaded: t.uploaded.Load(),
-			Peers: len(t.peers), Candidates: len(t.candidates), Cancelled: t.cancelled,
+			Peers: len(t.peers), Candidates: t.book.len(), Cancelled: t.cancelled,
 			Verified: t.counters.verified.Load(), Failed: t.counters.failed.Load(),
 			CacheHits: t.counters.hits.Load(), CacheMisses: t.counters.misses.Load(),
 			Banned: t.bans.len(), Refused: t.counters.refused.Load(), Discarded: t.counters.discarded.Load(),

@@ -59,11 +59,15 @@ type Config struct {
 	Trackers [][]string
 	// ListenPort is the port other peers reach us on (announced, and used to
 	// skip ourselves in tracker answers).
-	ListenPort   int
-	MaxPeers     int           // 0: DefaultMaxPeers
-	SnubTimeout  time.Duration // 0: DefaultSnubTimeout
-	UnchokeSlots int           // 0: choke.DefaultSlots
-	Logger       *slog.Logger
+	ListenPort  int
+	MaxPeers    int           // 0: DefaultMaxPeers
+	SnubTimeout time.Duration // 0: DefaultSnubTimeout
+	// IdlePeerTimeout: a peer of no use for this long is dropped, and one
+	// that exchanged no data for a quarter of it may give its slot to a
+	// new connection (turnover.go); 0: DefaultIdlePeerTimeout.
+	IdlePeerTimeout time.Duration
+	UnchokeSlots    int // 0: choke.DefaultSlots
+	Logger          *slog.Logger
 	// Dial opens outgoing connections; nil uses a net.Dialer with a timeout.
 	Dial func(ctx context.Context, addr netip.AddrPort) (net.Conn, error)
 	// AnnounceMinWait is the least time between regular announces, whatever
@@ -97,7 +101,7 @@ type Torrent struct {
 	conns    chan *conn
 	dialEnd  chan dialResult
 	verified chan verifyResult
-	addPeers chan []netip.AddrPort
+	addPeers chan peerBatch
 	queries  chan func()
 	pings    chan netip.AddrPort // DHT nodes to ping (dht.go); nil without the DHT
 
@@ -118,7 +122,7 @@ type Torrent struct {
 	byID         map[wire.PeerID]*peer
 	nextPeerID   int
 	addrOf       map[int]netip.AddrPort // picker peer id -> address, for blame
-	candidates   map[netip.AddrPort]*candidate
+	book         *addrBook              // candidates to dial (addrbook.go)
 	dialing      int
 	pieces       map[int][][]byte      // blocks of pieces being downloaded
 	suspects     map[int][]blockRecord // smart ban (smartban.go)
@@ -154,6 +158,9 @@ func New(cfg Config) *Torrent {
 	if cfg.SnubTimeout == 0 {
 		cfg.SnubTimeout = DefaultSnubTimeout
 	}
+	if cfg.IdlePeerTimeout == 0 {
+		cfg.IdlePeerTimeout = DefaultIdlePeerTimeout
+	}
 	if cfg.UnchokeSlots == 0 {
 		cfg.UnchokeSlots = choke.DefaultSlots
 	}
@@ -168,7 +175,7 @@ func New(cfg Config) *Torrent {
 		conns:        make(chan *conn),
 		dialEnd:      make(chan dialResult),
 		verified:     make(chan verifyResult),
-		addPeers:     make(chan []netip.AddrPort, 4),
+		addPeers:     make(chan peerBatch, 4),
 		queries:      make(chan func()),
 		done:         make(chan struct{}),
 		stopped:      make(chan struct{}),
@@ -178,7 +185,7 @@ func New(cfg Config) *Torrent {
 		peers:        map[*peer]struct{}{},
 		byID:         map[wire.PeerID]*peer{},
 		addrOf:       map[int]netip.AddrPort{},
-		candidates:   map[netip.AddrPort]*candidate{},
+		book:         newAddrBook(),
 		pieces:       map[int][][]byte{},
 		suspects:     map[int][]blockRecord{},
 		trust:        newTrustTable(),
@@ -210,10 +217,21 @@ func (t *Torrent) Done() <-chan struct{} { return t.done }
 // that cannot store what it fetches should stop rather than fetch it again.
 func (t *Torrent) StoreErrors() <-chan error { return t.storeErrs }
 
-// AddPeers offers addresses to connect to (from trackers, or tests).
+// AddPeers offers addresses to connect to, trusted as a tracker's answer
+// is: they always find room in the address book (addrbook.go).
 func (t *Torrent) AddPeers(ctx context.Context, addrs []netip.AddrPort) {
+	t.addPeersFrom(ctx, addrs, fromTracker)
+}
+
+// peerBatch is addresses from one source, on their way to the loop.
+type peerBatch struct {
+	addrs []netip.AddrPort
+	src   peerSource
+}
+
+func (t *Torrent) addPeersFrom(ctx context.Context, addrs []netip.AddrPort, src peerSource) {
 	select {
-	case t.addPeers <- addrs:
+	case t.addPeers <- peerBatch{addrs: addrs, src: src}:
 	case <-ctx.Done():
 	}
 }
@@ -276,8 +294,9 @@ func (t *Torrent) Run(ctx context.Context) error {
 			t.dialDone(r)
 		case r := <-t.verified:
 			t.handleVerified(r)
-		case addrs := <-t.addPeers:
-			t.addCandidates(addrs)
+		case b := <-t.addPeers:
+			t.addCandidates(b.addrs, b.src)
+			t.turnover(time.Now())
 			t.dialMore(ctx)
 		case f := <-t.queries:
 			f()
