@@ -87,7 +87,8 @@ func (t *Torrent) NewReader(off, size, maxReadahead int64) *Reader {
 
 // ReadAt reads len(p) bytes at file offset off (fewer at the end of the
 // range), waiting for missing pieces, which are fetched first. When ctx ends
-// only the wait ends: the pieces keep coming for the next read.
+// the wait is withdrawn (withdraw): the blocks already asked for still
+// come, but a piece no one else waits for is no longer Urgent.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	select {
 	case <-r.done:
@@ -227,14 +228,24 @@ func (t *Torrent) waitPiece(ctx context.Context, i int, closed <-chan struct{}) 
 		t.requestAll()
 	})
 	if err != nil {
+		// The loop may have taken the registration before ctx ended.
+		if t.withdraw(i, w) {
+			return nil
+		}
 		return err
 	}
 	select {
 	case <-w.done:
 		return nil
 	case <-closed:
+		if t.withdraw(i, w) {
+			return nil
+		}
 		return ErrReaderClosed
 	case <-ctx.Done():
+		if t.withdraw(i, w) {
+			return nil
+		}
 		return fmt.Errorf("waiting for piece %d (%s): %w", i, t.whyMissing(i), ctx.Err())
 	}
 }
@@ -272,10 +283,21 @@ func (t *Torrent) raise(i int, pr picker.Priority) {
 	}
 }
 
-// lower drops piece i to the priority its remaining interest deserves: the
-// background level of the torrent, or Readahead while a reader wants it,
-// or Urgent while a read waits for it.
+// lower drops piece i to the priority its remaining interest deserves
+// (wanted), and cancels its requests in flight if nothing wants it.
 func (t *Torrent) lower(i int) {
+	pr := t.wanted(i)
+	t.picker.SetPriority(i, pr)
+	if pr == picker.None && t.picker.Active(i) {
+		t.cancelPiece(i)
+	}
+}
+
+// wanted is the priority piece i's remaining interest deserves: the
+// background level of the torrent, or HeadTail while an open file's head
+// or tail holds it, or Readahead while a reader wants it, or Urgent while a
+// read waits for it.
+func (t *Torrent) wanted(i int) picker.Priority {
 	pr := picker.None
 	if t.cfg.WantAll {
 		pr = picker.Normal
@@ -289,10 +311,7 @@ func (t *Torrent) lower(i int) {
 	if len(t.waiters[i]) > 0 {
 		pr = picker.Urgent
 	}
-	t.picker.SetPriority(i, pr)
-	if pr == picker.None && t.picker.Active(i) {
-		t.cancelPiece(i)
-	}
+	return pr
 }
 
 // unref drops one reader's claim on piece i in refs (readahead, or head

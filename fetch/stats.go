@@ -32,6 +32,9 @@ type Stats struct {
 	Banned    int
 	Refused   int64
 	Discarded int64
+	// Waiting counts the reads blocked on a piece now, and Urgent the
+	// pieces at Urgent priority (one or more reads wait for each).
+	Waiting, Urgent int
 	// Tracker is what the trackers last said; Announcing is false (and
 	// Tracker empty) for a torrent without trackers.
 	Tracker    tracker.AnnouncerStatus
@@ -58,6 +61,10 @@ func (t *Torrent) Stats(ctx context.Context) (Stats, error) {
 			Verified: t.counters.verified.Load(), Failed: t.counters.failed.Load(),
 			CacheHits: t.counters.hits.Load(), CacheMisses: t.counters.misses.Load(),
 			Banned: t.bans.len(), Refused: t.counters.refused.Load(), Discarded: t.counters.discarded.Load(),
+			Urgent: t.picker.Urgent(),
+		}
+		for _, ws := range t.waiters {
+			s.Waiting += len(ws)
 		}
 		for p := range t.peers {
 			s.DownRate += p.downRate.perSec

@@ -87,6 +87,15 @@ func (p *Picker) PickUrgent(dst []Block, peer int, peerHas bitfield.Bitfield, ma
 // HasUrgent reports whether a read is blocked on a piece we lack.
 func (p *Picker) HasUrgent() bool { return len(p.high) > 0 && p.priority[p.high[0]] == Urgent }
 
+// Urgent counts the Urgent pieces we lack (the order keeps them first).
+func (p *Picker) Urgent() int {
+	n := 0
+	for n < len(p.high) && p.priority[p.high[n]] == Urgent {
+		n++
+	}
+	return n
+}
+
 // takeFresh appends the blocks of piece i that nobody has been asked for.
 func (p *Picker) takeFresh(dst []Block, i, peer, want int) []Block {
 	if st := p.active[i]; st != nil && !p.mayJoin(st, peer) {
