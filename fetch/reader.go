@@ -99,8 +99,12 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	p = p[:min(int64(len(p)), r.size-off)]
-	r.claimHeadTail(ctx)
-	r.readahead(ctx, off, int64(len(p)))
+	// The claims are bookkeeping that must match what the reader records,
+	// whatever ctx says: an interrupted or late read still updates them
+	// (a moment on the loop), so that no count is left behind or taken twice.
+	book := context.WithoutCancel(ctx)
+	r.claimHeadTail(book)
+	r.readahead(book, off, int64(len(p)))
 	t := r.t
 	abs := r.off + off
 	first, end := t.info.PieceRange(abs, int64(len(p)))

@@ -76,7 +76,8 @@ func TestEndedReadWithdrawsItsWait(t *testing.T) {
 
 // A read whose context ends while its wait is being registered leaves
 // nothing behind either: the loop may take the registration after the
-// caller gave up on it.
+// caller gave up on it. Nor does a read whose context had ended before it
+// began unbalance the reader's claims.
 func TestReadCancelledWhileRegisteringLeavesNoWait(t *testing.T) {
 	mi, _ := makeContent(t, 1<<20, 64<<10)
 	lonely := startNode(t, mi, t.TempDir(), false, func(c *Config) { c.WantAll = false })
@@ -91,5 +92,13 @@ func TestReadCancelledWhileRegisteringLeavesNoWait(t *testing.T) {
 	}
 	if w, u := waitState(t, lonely.t); w != 0 || u != 0 {
 		t.Fatalf("after 200 cancelled reads: %d waiting, %d urgent; want none", w, u)
+	}
+	// Their readahead and head/tail claims were kept in step with the
+	// reader too: closing it leaves none.
+	r.Close()
+	var ahead, headTail int
+	lonely.t.do(context.Background(), func() { ahead, headTail = len(lonely.t.aheadRefs), len(lonely.t.headTailRefs) })
+	if ahead != 0 || headTail != 0 {
+		t.Fatalf("after the reader closed, %d pieces keep a readahead claim and %d a head/tail one", ahead, headTail)
 	}
 }
