@@ -51,6 +51,7 @@ type handle struct {
 	mu     sync.Mutex   // guards closed
 	reader Reader
 	closed bool
+	asks   asks // the ranges asked for and not yet served, for ReadTimeout
 }
 
 // Open refuses writers (the mount is read-only) and gives each handle its
@@ -113,15 +114,18 @@ func (n *file) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off in
 }
 
 // read fills dest from off through h's reader; an error means the read
-// fails as a whole.
-func (n *file) read(ctx context.Context, h *handle, dest []byte, off int64) ([]byte, error) {
+// fails as a whole. A ReadTimeout counts from the first time the range was
+// asked for on h (asks), across interrupts and the kernel's retries.
+func (n *file) read(ctx context.Context, h *handle, dest []byte, off int64) (_ []byte, err error) {
 	if off >= n.f.Length {
 		return nil, nil
 	}
 	dest = dest[:min(int64(len(dest)), n.f.Length-off)]
 	if n.r.opts.ReadTimeout > 0 {
+		k := h.asks.begin(off, off+int64(len(dest)), time.Now())
+		defer func() { h.asks.done(k, err == nil, time.Now()) }()
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, n.r.opts.ReadTimeout)
+		ctx, cancel = context.WithDeadline(ctx, k.first.Add(n.r.opts.ReadTimeout))
 		defer cancel()
 	}
 	got, err := h.reader.ReadAt(ctx, dest, off)

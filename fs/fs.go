@@ -40,7 +40,9 @@ type Reader interface {
 // Options tune a mount.
 type Options struct {
 	// ReadTimeout bounds how long a read waits for data before it fails with
-	// EIO; 0 waits as long as the reader does (media players prefer that).
+	// EIO, counted from the first time its range was asked for on the open
+	// file: interrupts and the kernel's retries do not restart it (asks).
+	// 0 waits as long as the reader does (media players prefer that).
 	ReadTimeout time.Duration
 	// AllowOther lets users other than the mounting one read the files
 	// (needs user_allow_other in /etc/fuse.conf for non-root mounts).

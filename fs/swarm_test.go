@@ -32,7 +32,8 @@ func (s source) Open(off, length int64) fs.Reader { return s.t.NewReader(off, le
 // swarm is a seeder and a mounted leecher, in process, on loopback.
 type swarm struct {
 	mi      *metainfo.MetaInfo
-	content string // the seeder's copy: <content>/<name>/...
+	leecher *fetch.Torrent // the mounted one
+	content string         // the seeder's copy: <content>/<name>/...
 	mnt     string
 	unmount func() // idempotent; fails the test if it hangs
 }
@@ -40,6 +41,12 @@ type swarm struct {
 // startSwarm makes random content, seeds it unless noSeeder, and mounts it
 // through a second torrent that starts empty.
 func startSwarm(t *testing.T, noSeeder bool) *swarm {
+	t.Helper()
+	return startSwarmOpts(t, noSeeder, fs.Options{})
+}
+
+// startSwarmOpts is startSwarm with the mount's options.
+func startSwarmOpts(t *testing.T, noSeeder bool, opts fs.Options) *swarm {
 	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
@@ -93,7 +100,7 @@ func startSwarm(t *testing.T, noSeeder bool) *swarm {
 	leecher.AddPeers(ctx, peers)
 
 	mnt := t.TempDir()
-	m, err := fs.Mount(mnt, &mi.Info, source{leecher}, fs.Options{})
+	m, err := fs.Mount(mnt, &mi.Info, source{leecher}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +121,7 @@ func startSwarm(t *testing.T, noSeeder bool) *swarm {
 		cancel()
 		wg.Wait()
 	})
-	return &swarm{mi: mi, content: content, mnt: mnt, unmount: unmount}
+	return &swarm{mi: mi, leecher: leecher, content: content, mnt: mnt, unmount: unmount}
 }
 
 func sum(t *testing.T, path string) [20]byte {
