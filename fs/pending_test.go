@@ -17,22 +17,9 @@ import (
 // cached of the empty root: a name looked up and not found before is found
 // at once after, and the note is gone.
 func TestPendingMount(t *testing.T) {
-	if _, err := os.Stat("/dev/fuse"); err != nil {
-		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
-	}
 	info, data := testTorrent(t)
-	dir := t.TempDir()
 	const text = "btfs: waiting for the metadata\n"
-	m, err := MountPending(dir, text, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := m.Unmount(); err != nil {
-			t.Errorf("unmount: %v", err)
-		}
-		m.Wait()
-	})
+	dir, m := mountPending(t, text)
 
 	start := time.Now()
 	entries, err := os.ReadDir(dir)
@@ -94,4 +81,25 @@ func TestPendingMount(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, PendingFile)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the note after Populate: %v", err)
 	}
+}
+
+// mountPending makes a pending mount whose note says text, under
+// t.TempDir(), until the test ends.
+func mountPending(t *testing.T, text string) (string, *Mounted) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
+	}
+	dir := t.TempDir()
+	m, err := MountPending(dir, text, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+		m.Wait()
+	})
+	return dir, m
 }
