@@ -22,7 +22,9 @@ func mountCommand() *cli.Command {
 			"every piece is verified against its SHA-1 before a byte of it is returned, kept in the cache,\n" +
 			"and seeded back. Runs in the foreground until SIGINT/SIGTERM or 'btfs unmount MOUNTPOINT'.\n\n" +
 			"With no peer holding the data, a read waits (as media players prefer); --read-timeout turns\n" +
-			"a long wait into an I/O error, and the log says why.\n\n" +
+			"a long wait into an I/O error, and the log says why. A signal to the thread that reads (Ctrl-C\n" +
+			"in cat or Python) ends its wait with EINTR; a program that reads on one thread and takes the\n" +
+			"signal on another (mpv, ffmpeg) waits until the data comes or --read-timeout passes.\n\n" +
 			"A magnet link mounts at once: the directory is empty (but for a hidden note, " + fs.PendingFile + ")\n" +
 			"until the metadata comes from the link's peers (x.pe) and the peers its trackers (tr) and the DHT\n" +
 			"name; then the files appear. --wait-metadata mounts only once it is in. The metadata is kept in\n" +
@@ -30,7 +32,7 @@ func mountCommand() *cli.Command {
 			dhtHelp,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "readahead", Value: "32MiB", Usage: "largest readahead `SIZE` per open file"},
-			&cli.DurationFlag{Name: "read-timeout", Usage: "fail a read with EIO after waiting `DUR` (0: wait)"},
+			&cli.DurationFlag{Name: "read-timeout", Usage: "fail a read with EIO `DUR` after its bytes were first asked for, retries included (0: wait)"},
 			&cli.BoolFlag{Name: "prefetch", Usage: "also download the rest of the torrent in the background"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: needs user_allow_other)"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE request"},
