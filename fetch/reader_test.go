@@ -58,7 +58,8 @@ func TestReaderFetchesOnDemand(t *testing.T) {
 	}
 }
 
-// A read whose context ends stops waiting; the piece still arrives.
+// A read whose context ends stops waiting (withdraw_test.go: and stops
+// asking).
 func TestReaderWaitEndsWithContext(t *testing.T) {
 	mi, _ := makeContent(t, 1<<20, 64<<10)
 	lonely := startNode(t, mi, t.TempDir(), false, func(c *Config) { c.WantAll = false })

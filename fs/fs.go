@@ -82,8 +82,9 @@ func errno(err error) syscall.Errno {
 	case err == nil:
 		return 0
 	case errors.Is(err, context.Canceled):
-		// The reading process was interrupted (a signal): only its wait
-		// ends; the data keeps coming for the next read.
+		// The reading thread was interrupted (a signal): its wait ends,
+		// and the kernel or the program asks again if it still wants
+		// the data; the blocks already asked for keep coming.
 		return syscall.EINTR
 	case errors.As(err, &en):
 		return en
