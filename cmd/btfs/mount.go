@@ -19,6 +19,11 @@ func mountCommand() *cli.Command {
 			"exactly the pieces it needs from the swarm, first, with readahead for sequential readers;\n" +
 			"every piece is verified against its SHA-1 before a byte of it is returned, kept in the cache,\n" +
 			"and seeded back. Runs in the foreground until SIGINT/SIGTERM or 'btfs unmount MOUNTPOINT'.\n\n" +
+			"Mounts that use one cache directory share it: the first starts a background 'btfs session'\n" +
+			"holding the cache, the listener and the DHT node, which serves every mount of that cache and\n" +
+			"exits with the last; each mount command stays in the foreground, and ending it (even kill -9)\n" +
+			"unmounts its mountpoint alone. Process-wide flags (--port, rates, DHT, --cache-size) are those\n" +
+			"of the command that started the session.\n\n" +
 			"With no peer holding the data, a read waits (as media players prefer); --read-timeout turns\n" +
 			"a long wait into an I/O error, and the log says why.\n\n" +
 			"A magnet link mounts at once: the directory is empty (but for a hidden note, " + fs.PendingFile + ")\n" +
