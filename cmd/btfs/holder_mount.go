@@ -37,7 +37,8 @@ func (h *holder) runMount(ctx context.Context, req holderRequest, log *slog.Logg
 		opts.MTime = mi.CreationDate
 	}
 	readahead := fitReadahead(req.Readahead, h.sess.Cache(), log)
-	m := h.sess.Mount(newSingleLibrary(req.Mountpoint, opts), req.Mountpoint, readahead)
+	lib := newSingleLibrary(req.Mountpoint, opts)
+	m := h.sess.Mount(lib, req.Mountpoint, readahead)
 	defer m.Close()
 	var ctl *controlServer
 	defer func() {
@@ -54,6 +55,7 @@ func (h *holder) runMount(ctx context.Context, req holderRequest, log *slog.Logg
 	shown := make(chan *session.Torrent, 1)
 	t, err := m.Add(ctx, spec, func(t *session.Torrent) { shown <- t })
 	if err != nil {
+		lib.Unmount() // never mounted: ends the mount's wait
 		return err
 	}
 	if t.MetaInfo() == nil {

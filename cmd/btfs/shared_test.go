@@ -67,6 +67,25 @@ func TestTwoMountsOneCache(t *testing.T) {
 	mnt1, mnt2 := filepath.Join(work, "mnt1"), filepath.Join(work, "mnt2")
 	first := mount(mnt1)
 	checkFiles(mnt1)
+
+	// seed --from-cache and get beside the mount: the seed joins the
+	// mount's session, get runs a session of its own.
+	seedCache := testproc.StartEnv(t, env, work, btfsBin, "seed", "--from-cache", "--no-dht", "--listen", "127.0.0.1", torrent)
+	wait.For(t, "seed --from-cache to start", 20*time.Second, func() bool { return strings.Contains(seedCache.Output(), "Ctrl-C to stop") })
+	out := filepath.Join(work, "out")
+	get := testproc.StartEnv(t, env, work, btfsBin, "get", "--no-dht", "--listen", "127.0.0.1", "-o", out, torrent)
+	if err := get.Wait(t, 60*time.Second); err != nil {
+		t.Fatalf("get beside a mount: %v\n%s", err, get.Output())
+	}
+	for name := range files {
+		if got, want := sha1File(t, filepath.Join(out, "show", name)), sha1File(t, filepath.Join(src, name)); got != want {
+			t.Fatalf("%s by get: sha1 %s, want %s", name, got, want)
+		}
+	}
+	seedCache.Stop()
+	if err := seedCache.Err(); err != nil || !mounted(t, mnt1) {
+		t.Fatalf("seed --from-cache after SIGINT: %v (the mount is there: %v)\n%s", err, mounted(t, mnt1), seedCache.Output())
+	}
 	seeder.Stop()
 	tracker.Stop()
 	second := mount(mnt2)
