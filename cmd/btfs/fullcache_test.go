@@ -114,11 +114,11 @@ func TestMountCacheOnFullDisk(t *testing.T) {
 				t.Fatalf("the mount died: %v\n%s", mount.Err(), mount.Output())
 			default:
 			}
-			mounts, err := queryMounts(t.Context(), filepath.Join(runtime, "btfs"), mnt, io.Discard)
-			if err != nil || len(mounts) != 1 {
+			status, err := queryMounts(t.Context(), filepath.Join(runtime, "btfs"), mnt, io.Discard)
+			if err != nil || len(status.Mounts) != 1 {
 				t.Fatalf("status: %v", err)
 			}
-			st := mounts[0]
+			st := status.Mounts[0]
 			t.Logf("%d reads exact, %d EIO; downloaded %d MiB for a %d MiB file read 1.25 times; cache on disk %d KiB, bound %d KiB",
 				good.Load(), eio.Load(), st.Downloaded>>20, length>>20, st.Cache.Disk>>10, tc.bound>>10)
 			if good.Load() == 0 {
