@@ -124,4 +124,3 @@ func TestPolicies(t *testing.T) {
 		})
 	}
 }
-
