@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
@@ -40,6 +41,12 @@ func requireLibtorrent(t *testing.T) {
 // there) or a leecher, with extra options (--enc, --utp-only, ...).
 func (s *interopSwarm) libtorrent(dir string, seed bool, extra ...string) *testproc.Proc {
 	s.t.Helper()
+	return s.libtorrentAt(testproc.FreePort(s.t), dir, seed, extra...)
+}
+
+// libtorrentAt is libtorrent listening on port.
+func (s *interopSwarm) libtorrentAt(port int, dir string, seed bool, extra ...string) *testproc.Proc {
+	s.t.Helper()
 	requireLibtorrent(s.t)
 	script, err := filepath.Abs("../../scripts/lt-peer.py")
 	if err != nil {
@@ -49,7 +56,7 @@ func (s *interopSwarm) libtorrent(dir string, seed bool, extra ...string) *testp
 	if seed {
 		mode = "seed"
 	}
-	args := append([]string{script, mode, s.torrent, dir, "--port", strconv.Itoa(testproc.FreePort(s.t))}, extra...)
+	args := append([]string{script, mode, s.torrent, dir, "--port", strconv.Itoa(port)}, extra...)
 	return testproc.Start(s.t, dir, systemPython, args...)
 }
 
@@ -68,10 +75,16 @@ func (s *interopSwarm) waitLeecher(p *testproc.Proc, dir string) {
 // handshake).
 func TestInteropGetFromLibtorrentRequiringEncryption(t *testing.T) {
 	s := newInteropSwarm(t, "")
-	s.libtorrent(s.src, true, "--enc", "require", "--tcp-only")
+	port := testproc.FreePort(t)
+	s.libtorrentAt(port, s.src, true, "--enc", "require", "--tcp-only")
 	s.waitPeers(1, 0)
 	s.checkFiles(s.btfsGet())
 	s.checkFiles(s.btfsGet("--encryption", "require"))
+	// A magnet link naming the seeder only: the metadata comes over MSE too.
+	dir := t.TempDir()
+	link := fmt.Sprintf("magnet:?xt=urn:btih:%s&x.pe=127.0.0.1:%d", s.mi.InfoHash, port)
+	s.waitGet(testproc.Start(t, dir, btfsBin, "-v", "get", "--no-dht", "-o", dir, "--listen", "127.0.0.1", "--port", "0", link))
+	s.checkFiles(dir)
 }
 
 // libtorrent requiring encryption downloads from btfs seed --encryption
