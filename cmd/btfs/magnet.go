@@ -98,6 +98,9 @@ type magnetFetch struct {
 	log    *slog.Logger
 	client *tracker.Client
 	dht    *dht.Node // nil: no DHT
+	// dial connects to peers over the transports and encryption of the
+	// flags (nil: plain TCP).
+	dial func(context.Context, netip.AddrPort, metainfo.Hash) (net.Conn, error)
 
 	mu       sync.Mutex // guards learned, answered
 	learned  []netip.AddrPort
@@ -213,7 +216,11 @@ func (m *magnetFetch) round(ctx context.Context, first bool) (*metainfo.MetaInfo
 	fed := make(chan struct{})
 	go func() { wg.Wait(); close(peers); close(fed) }()
 	defer func() { cancel(); <-fed }()
-	return metadata.Fetch(ctx, m.link.InfoHash, peers, metadata.Options{PeerID: m.peerID, ListenPort: m.port, Log: m.log})
+	opts := metadata.Options{PeerID: m.peerID, ListenPort: m.port, Log: m.log}
+	if m.dial != nil {
+		opts.Dial = func(ctx context.Context, a netip.AddrPort) (net.Conn, error) { return m.dial(ctx, a, m.link.InfoHash) }
+	}
+	return metadata.Fetch(ctx, m.link.InfoHash, peers, opts)
 }
 
 // announce asks one tracker for peers; failures are logged and give none.
@@ -303,6 +310,9 @@ func (m *magnetFetch) stop() {
 func fetchMagnet(c *cli.Context, link magnet.Link, peerID wire.PeerID, port int, node *dht.Node, log *slog.Logger) (*metainfo.MetaInfo, *magnetFetch, error) {
 	mf, err := newMagnetFetch(link, peerID, port, node, log)
 	if err != nil {
+		return nil, nil, err
+	}
+	if mf.dial, err = peerDialer(c); err != nil { // info has no --encryption: prefer
 		return nil, nil, err
 	}
 	mi, err := mf.fetch(c.Context, c.Duration("metadata-timeout"))
