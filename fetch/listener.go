@@ -117,22 +117,27 @@ func (l *Listener) Serve(ctx context.Context) error {
 		}
 		wg.Go(func() {
 			defer l.pending.release(pc)
-			l.handshake(ctx, nc)
+			l.handshake(ctx, nc, deadline)
 		})
 	}
 }
 
 // handshake reads the start of an incoming handshake, within the deadline
 // Serve set, and hands the connection to its torrent.
-func (l *Listener) handshake(ctx context.Context, nc net.Conn) {
+func (l *Listener) handshake(ctx context.Context, nc net.Conn, deadline time.Time) {
 	if l.upgrade != nil {
-		c, err := l.upgrade(ctx, nc, l.known)
+		uctx, cancel := context.WithDeadline(ctx, deadline)
+		c, err := l.upgrade(uctx, nc, l.known)
+		cancel()
 		if err != nil {
 			l.log.Debug("incoming connection refused", "peer", nc.RemoteAddr(), "err", err)
 			nc.Close()
 			return
 		}
+		// The upgrade clears the deadline it was given: the BitTorrent
+		// handshake still owes the rest of the same one.
 		nc = c
+		nc.SetDeadline(deadline)
 	}
 	reserved, hash, err := wire.ReadHandshakeStart(nc)
 	if err != nil {
