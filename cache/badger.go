@@ -56,6 +56,18 @@ func (b badgerLogger) Debugf(string, ...any)       {}
 // has one ("Create a new file"), which would make the cache unusable after
 // a crash at the wrong moment (TestKill9MidWrite found it).
 func removeEmptyLogs(dir string, log *slog.Logger) error {
+	return eachLogFile(dir, func(e os.DirEntry) error {
+		if fi, err := e.Info(); err == nil && fi.Size() == 0 {
+			log.Warn("cache: removing an empty log file left by a crash", "file", e.Name())
+			return os.Remove(filepath.Join(dir, e.Name()))
+		}
+		return nil
+	})
+}
+
+// eachLogFile calls fn for each of badger's value-log and memtable-log
+// files in dir, the files that a crash can leave half made.
+func eachLogFile(dir string, fn func(os.DirEntry) error) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -65,11 +77,8 @@ func removeEmptyLogs(dir string, log *slog.Logger) error {
 		if !strings.HasSuffix(name, ".vlog") && !strings.HasSuffix(name, ".mem") {
 			continue
 		}
-		if fi, err := e.Info(); err == nil && fi.Size() == 0 {
-			log.Warn("cache: removing an empty log file left by a crash", "file", name)
-			if err := os.Remove(filepath.Join(dir, name)); err != nil {
-				return err
-			}
+		if err := fn(e); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -28,7 +28,7 @@ const fullChildEnv = "BTFS_CACHE_FULL_CHILD"
 
 const (
 	fullDisk  = 20 << 20 // the tmpfs the cache lives on
-	fullBound = 16 << 20 // the --cache-size of the report
+	fullBound = 16 << 20 // the --cache-size of a reported crash
 	// fullSlack is what du of the cache directory may exceed the bound by:
 	// badger's files that no write can avoid (LOCK, KEYREGISTRY, MANIFEST,
 	// DISCARD's first page, the reserve file's rounding).
@@ -266,7 +266,7 @@ func fullField(t *testing.T, line, name string) int64 {
 	return 0
 }
 
-// TestFullDiskBoundHolds is the report: a 16 MiB bound on a 20 MiB
+// TestFullDiskBoundHolds is a reported crash: a 16 MiB bound on a 20 MiB
 // disk, written at speed. The process must not crash, du must stay under
 // the bound, and stored pieces must read back.
 func TestFullDiskBoundHolds(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 )
 
@@ -79,24 +78,13 @@ func (c *Cache) releaseReserveIfFull() {
 // disk that is a SIGBUS (TestFullDiskKill9). Without the hole, the replay
 // ends at the end of the file, as after a clean truncation.
 func trimSparseTails(dir string, log *slog.Logger) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".vlog") && !strings.HasSuffix(name, ".mem") {
-			continue
-		}
-		cut, err := trimSparseTail(filepath.Join(dir, name))
-		if err != nil {
-			return err
-		}
+	return eachLogFile(dir, func(e os.DirEntry) error {
+		cut, err := trimSparseTail(filepath.Join(dir, e.Name()))
 		if cut > 0 {
-			log.Debug("cache: trimmed the unwritten tail of a log left by a crash", "file", name, "bytes", cut)
+			log.Debug("cache: trimmed the unwritten tail of a log left by a crash", "file", e.Name(), "bytes", cut)
 		}
-	}
-	return nil
+		return err
+	})
 }
 
 // trimSparseTail truncates path at its first hole if no data follows it,

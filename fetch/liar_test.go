@@ -171,7 +171,7 @@ func timeDownload(t *testing.T, mi *metainfo.MetaInfo, seeder *node) time.Durati
 // blocks with the liar's. Now the liar's address is banned, its
 // reconnections are refused, and the honest seeder keeps serving. Two
 // shapes: the liar alone at first (it poisons whole pieces), and both from
-// the start on the 32 MiB in 256 KiB pieces (pieces mix more).
+// the start on a 32 MiB torrent in 256 KiB pieces (pieces mix more).
 func TestLiarReconnectingIsBannedByAddress(t *testing.T) {
 	for _, tc := range []struct {
 		name              string

@@ -68,7 +68,7 @@ func honestUDP(t *testing.T, addr net.Addr, n int) {
 	}
 }
 
-// TestUDPFloodOneAddress is issue 13's lock-out: one host announces many
+// TestUDPFloodOneAddress is the lock-out of an open tracker: one host announces many
 // distinct info-hashes over UDP until the torrent table is full. The
 // flooder is refused past the table's size, and a new torrent from other
 // hosts still gets in, by evicting one of the flooder's.

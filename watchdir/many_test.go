@@ -9,7 +9,7 @@ import (
 	"github.com/btfs/btfs/metainfo"
 )
 
-// libraryFiles is the size of the library the issue asks btfs to handle.
+// libraryFiles is the size of library btfs is built to handle.
 const libraryFiles = 1000
 
 // writeLibrary fills dir with n small torrents and returns their names in

@@ -19,11 +19,11 @@ import (
 	"github.com/btfs/btfs/internal/wait"
 )
 
-// A mount whose cache lives on a 20 MiB disk (issue 13, item 1): reading a
+// A mount whose cache lives on a 20 MiB disk: reading a
 // 40 MiB file through it gives the exact bytes or EIO, never a crash; the
 // cache stays under its bound on disk; and pieces are not fetched over and
 // over (the download is a small multiple of what is read). With the bound
-// the issue used (16 MiB) the cache evicts; with a bound past the disk the
+// of a reported crash (16 MiB) the cache evicts; with a bound past the disk the
 // disk fills and the pieces the cache refuses are served from memory.
 func TestMountCacheOnFullDisk(t *testing.T) {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
@@ -114,11 +114,11 @@ func TestMountCacheOnFullDisk(t *testing.T) {
 				t.Fatalf("the mount died: %v\n%s", mount.Err(), mount.Output())
 			default:
 			}
-			mounts, err := queryMounts(t.Context(), filepath.Join(runtime, "btfs"), mnt, io.Discard)
-			if err != nil || len(mounts) != 1 {
+			status, err := queryMounts(t.Context(), filepath.Join(runtime, "btfs"), mnt, io.Discard)
+			if err != nil || len(status.Mounts) != 1 {
 				t.Fatalf("status: %v", err)
 			}
-			st := mounts[0]
+			st := status.Mounts[0]
 			t.Logf("%d reads exact, %d EIO; downloaded %d MiB for a %d MiB file read 1.25 times; cache on disk %d KiB, bound %d KiB",
 				good.Load(), eio.Load(), st.Downloaded>>20, length>>20, st.Cache.Disk>>10, tc.bound>>10)
 			if good.Load() == 0 {

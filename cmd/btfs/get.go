@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
-	"github.com/btfs/btfs/dht"
 	"github.com/btfs/btfs/filestore"
 	"github.com/btfs/btfs/internal/bytesize"
+	"github.com/btfs/btfs/metainfo"
+	"github.com/btfs/btfs/session"
 	"github.com/urfave/cli/v2"
 )
 
@@ -45,29 +47,28 @@ func runGet(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// Listen next: a magnet link's metadata fetch announces our port.
-	ln, err := listen(c, log)
+	// The session next: a magnet link's metadata fetch announces our port.
+	sess, err := startSession(c, log, base, nil, portState(c, defaultCacheDir()), mi == nil || !mi.Info.Private)
 	if err != nil {
 		return err
 	}
-	defer ln.Close() // if the torrent never starts; otherwise closed already
-	var node *dht.Node
-	if mi == nil || !mi.Info.Private { // a private torrent never uses the DHT
-		if node, err = openDHT(c, log, ln.Port(), portState(c, defaultCacheDir())); err != nil {
-			return err
-		}
-		defer closeDHT(node) // once the torrent has stopped
-		base = withDHT(base, node)
-	}
-	var mf *magnetFetch
+	defer sess.Close() // the torrent says "stopped" first
+	var peers []netip.AddrPort
 	if link != nil {
-		if mi, mf, err = fetchMagnet(c, *link, base.PeerID, ln.Port(), node, log); err != nil {
-			if mf != nil {
-				mf.stop() // the trackers heard of us; no engine follows to say goodbye
-			}
+		mi, mf, err := fetchMagnet(c, *link, sess.PeerID(), sess.Port(), sess.DHT(), log)
+		if err != nil {
 			return err
 		}
+		peers = mf.Peers(c.Context)
+		return download(c, sess, mi, peers)
 	}
+	return download(c, sess, mi, peers)
+}
+
+// download fetches mi into --output on sess, with peers to dial besides
+// those the swarm names.
+func download(c *cli.Context, sess *session.Session, mi *metainfo.MetaInfo, peers []netip.AddrPort) error {
+	log := logger(c)
 	store := filestore.Open(c.String("output"), &mi.Info, true)
 	defer store.Close()
 	have, err := checkStorage(c, mi, store)
@@ -77,12 +78,12 @@ func runGet(c *cli.Context) error {
 	if n := have.Have.Count(); n > 0 {
 		log.Info("resuming", "pieces", n, "of", mi.Info.NumPieces())
 	}
-	t := newTorrent(base, ln, mi, store, have.Have, true)
-	stop := runAll(c.Context, ln, t)
-	defer stop()
-	if mf != nil {
-		addMagnetPeers(c.Context, t, mf)
+	tor, err := sess.Add(c.Context, session.Spec{MetaInfo: mi, Storage: store, Have: have.Have, WantAll: true, Peers: peers})
+	if err != nil {
+		return err
 	}
+	defer sess.Remove(tor.Key()) // before the store closes
+	t := tor.Engine()
 
 	bar := newProgress(c.App.ErrWriter, mi.Info.Length, mi.Info.Name)
 	ticker := time.NewTicker(500 * time.Millisecond)
@@ -115,7 +116,7 @@ func runGet(c *cli.Context) error {
 	fmt.Fprintf(c.App.Writer, "%s: complete, %s downloaded in %s (%s/s)\n", mi.Info.Name,
 		bytesize.Format(s.Downloaded), elapsed.Round(time.Millisecond), bytesize.Format(int64(float64(s.Downloaded)/max(elapsed.Seconds(), 0.001))))
 	if c.Bool("seed") {
-		log.Info("seeding; Ctrl-C to stop", "port", ln.Port())
+		log.Info("seeding; Ctrl-C to stop", "port", sess.Port())
 		<-c.Context.Done()
 	}
 	return nil

@@ -213,8 +213,8 @@ func magnetInfo(c *cli.Context, link magnet.Link) (*metainfo.MetaInfo, error) {
 	}
 	defer closeDHT(node)
 	mi, mf, err := fetchMagnet(c, link, newPeerID(), ln.Port(), node, log)
-	if mf != nil {
-		mf.stop()
+	if err == nil {
+		mf.Stop() // on failure fetchMagnet did
 	}
 	return mi, err
 }

@@ -1,6 +1,6 @@
 package main
 
-// Interop of the tracker (issue 3). Third-party clients announce to a real
+// Interop of the tracker. Third-party clients announce to a real
 // `btfs tracker` process and find each other only through it; our clients
 // announce to Debian's opentracker; and the same announce script runs
 // against both trackers, which must agree. Everything stays on 127.0.0.1.

@@ -99,6 +99,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			unmountCommand(),
 			statusCommand(),
 			cacheCommand(),
+			sessionCommand(),
 		},
 		OnUsageError: func(c *cli.Context, err error, _ bool) error { return usageError{err} },
 		// Errors are printed once, by run, which also picks the exit code.

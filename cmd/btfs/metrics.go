@@ -13,6 +13,7 @@ import (
 	"github.com/btfs/btfs/cache"
 	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/metainfo"
+	"github.com/btfs/btfs/session"
 	"github.com/btfs/btfs/tracker"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -114,9 +115,23 @@ type metricTorrent struct {
 	mi *metainfo.MetaInfo
 }
 
+// sessionTorrents lists the active torrents of a session for a
+// torrentCollector (a parked torrent has no engine to report).
+func sessionTorrents(s *session.Session) func() []metricTorrent {
+	return func() []metricTorrent {
+		var out []metricTorrent
+		for _, t := range s.Torrents() {
+			if e, mi := t.Engine(), t.MetaInfo(); e != nil && mi != nil {
+				out = append(out, metricTorrent{e, mi})
+			}
+		}
+		return out
+	}
+}
+
 // torrentCollector reports the engines' Stats, labelled by torrent.
 type torrentCollector struct {
-	torrents []metricTorrent
+	torrents func() []metricTorrent // read at each scrape: torrents come and go
 
 	downloaded, uploaded, verified, failed *prometheus.Desc
 	hits, misses, peers, seeders           *prometheus.Desc
@@ -124,7 +139,7 @@ type torrentCollector struct {
 	transports                             *prometheus.Desc
 }
 
-func newTorrentCollector(torrents ...metricTorrent) *torrentCollector {
+func newTorrentCollector(torrents func() []metricTorrent) *torrentCollector {
 	labels := []string{"info_hash", "name"}
 	d := func(name, help string, extra ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, append(labels, extra...), nil)
@@ -154,7 +169,7 @@ func (tc *torrentCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (tc *torrentCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, mt := range tc.torrents {
+	for _, mt := range tc.torrents() {
 		ctx, cancel := context.WithTimeout(context.Background(), statsTimeout)
 		s, err := mt.t.Stats(ctx)
 		cancel()

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"time"
 
-	"github.com/btfs/btfs/dht"
-	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/fs"
 	"github.com/btfs/btfs/internal/bytesize"
+	"github.com/btfs/btfs/session"
 	"github.com/urfave/cli/v2"
 )
 
@@ -21,6 +19,11 @@ func mountCommand() *cli.Command {
 			"exactly the pieces it needs from the swarm, first, with readahead for sequential readers;\n" +
 			"every piece is verified against its SHA-1 before a byte of it is returned, kept in the cache,\n" +
 			"and seeded back. Runs in the foreground until SIGINT/SIGTERM or 'btfs unmount MOUNTPOINT'.\n\n" +
+			"Mounts that use one cache directory share it: the first starts a background 'btfs session'\n" +
+			"holding the cache, the listener and the DHT node, which serves every mount of that cache and\n" +
+			"exits with the last; each mount command stays in the foreground, and ending it (even kill -9)\n" +
+			"unmounts its mountpoint alone. Process-wide flags (--port, rates, DHT, --cache-size) are those\n" +
+			"of the command that started the session.\n\n" +
 			"With no peer holding the data, a read waits (as media players prefer); --read-timeout turns\n" +
 			"a long wait into an I/O error, and the log says why. A signal to the thread that reads (Ctrl-C\n" +
 			"in cat or Python) ends its wait with EINTR; a program that reads on one thread and takes the\n" +
@@ -44,16 +47,6 @@ func mountCommand() *cli.Command {
 	}
 }
 
-// torrentSource gives each open file a fetch.Reader of its own.
-type torrentSource struct {
-	t         *fetch.Torrent
-	readahead int64
-}
-
-func (s torrentSource) Open(off, length int64) fs.Reader {
-	return s.t.NewReader(off, length, s.readahead)
-}
-
 func runMount(c *cli.Context) error {
 	if c.NArg() != 2 {
 		return usagef(c, "mount needs FILE.torrent (or MAGNET) and MOUNTPOINT, got %d arguments", c.NArg())
@@ -62,123 +55,38 @@ func runMount(c *cli.Context) error {
 	if err != nil {
 		return usagef(c, "--readahead: %v", err)
 	}
-	log := logger(c)
-	base, err := swarmConfig(c, log)
-	if err != nil {
+	if _, err := swarmConfig(c, logger(c)); err != nil {
 		return err
 	}
-	mi, link, err := loadTorrentArg(c.Args().Get(0))
-	if err != nil {
+	if _, err := cacheSize(c); err != nil {
+		return err
+	}
+	if _, _, err := loadTorrentArg(c.Args().Get(0)); err != nil {
 		return err
 	}
 	mountpoint := c.Args().Get(1)
 	if err := fs.CheckMountpoint(mountpoint); err != nil { // before any slow start-up work
 		return err
 	}
-	metrics, err := maybeStartMetrics(c, log)
-	if err != nil {
-		return err
-	}
-	defer metrics.Close()
-	cc, err := openCache(c)
-	if err != nil {
-		return err
-	}
-	defer cc.Close()
-	readahead = fitReadahead(readahead, cc, log)
-	ln, err := listen(c, log)
-	if err != nil {
-		return err
-	}
-	defer ln.Close() // if the torrent never starts; otherwise closed already
-	var node *dht.Node
-	if mi == nil || !mi.Info.Private { // a private torrent never uses the DHT
-		if node, err = openDHT(c, log, ln.Port(), cacheState(c.String("cache-dir"))); err != nil {
-			return err
-		}
-		defer closeDHT(node) // once the engine and the metadata fetch have stopped (s.stop)
-		base = withDHT(base, node)
-	}
-	s := &mountSession{c: c, log: log, base: base, readahead: readahead, cache: cc, ln: ln, metrics: metrics,
-		mountpoint: mountpoint, started: time.Now()}
-	defer s.stop()
-	if link != nil {
-		if s.magnet, err = newMagnetFetch(*link, base.PeerID, ln.Port(), node, log); err != nil {
-			return err
-		}
-		mi = cachedInfo(cc, *link, log)
-		if mi == nil && c.Bool("wait-metadata") {
-			if mi, err = s.magnet.fetch(c.Context, c.Duration("metadata-timeout")); err != nil {
-				s.magnet.stop()
-				return err
-			}
-			keepInfo(cc, mi, log)
-		}
-	}
+	return runHolderClient(c, holderRequest{
+		Op: "mount", Torrents: absPaths(c.Args().Slice()[:1]), Mountpoint: absPath(mountpoint), Metrics: c.String("metrics"),
+		Readahead: readahead, ReadTimeout: c.Duration("read-timeout"), Prefetch: c.Bool("prefetch"),
+		AllowOther: c.Bool("allow-other"), DebugFUSE: c.Bool("debug-fuse"),
+		WaitMetadata: c.Bool("wait-metadata"), MetadataTimeout: c.Duration("metadata-timeout"),
+	})
+}
 
-	opts := fs.Options{
-		ReadTimeout: c.Duration("read-timeout"), AllowOther: c.Bool("allow-other"),
-		Logger: log, Debug: c.Bool("debug-fuse"),
-	}
-	if mi != nil {
-		opts.MTime = mi.CreationDate
-	}
-	if metrics != nil {
-		reads := newReadHistogram()
-		metrics.Register(newCacheCollector(cc), reads)
-		opts.OnRead = func(d time.Duration, _ int, _ error) { reads.Observe(d.Seconds()) }
-	}
-	var metaDone <-chan metadataResult
-	if mi != nil {
-		s.startEngine(mi)
-		if s.mounted, err = fs.Mount(mountpoint, &mi.Info, s.source(), opts); err != nil {
-			return err
-		}
-		s.serveStatus()
-		log.Info("mounted", "mountpoint", mountpoint, "name", mi.Info.Name, "info_hash", mi.InfoHash,
-			"have", fmt.Sprintf("%d/%d pieces", s.store.Have().Count(), mi.Info.NumPieces()), "port", ln.Port())
-	} else {
-		if s.mounted, err = fs.MountPending(mountpoint, pendingNote(*link), opts); err != nil {
-			return err
-		}
-		log.Info("mounted", "mountpoint", mountpoint, "name", link.Name, "info_hash", link.InfoHash,
-			"metadata", "pending: the files appear when it arrives", "port", ln.Port())
-		metaDone = s.fetchInBackground()
-	}
-	unmounted := make(chan struct{})
-	go func() { s.mounted.Wait(); close(unmounted) }()
-	for {
-		select {
-		case r := <-metaDone:
-			metaDone = nil
-			if r.err != nil && c.Context.Err() == nil {
-				log.Error("no metadata; unmounting", "err", r.err)
-				s.magnet.stop()
-				s.unmount(unmounted)
-				return r.err
-			}
-			if r.err != nil {
-				continue // interrupted: the next case unmounts
-			}
-			keepInfo(cc, r.mi, log)
-			s.startEngine(r.mi)
-			if err := s.mounted.Populate(&r.mi.Info, s.source()); err != nil {
-				return err
-			}
-			s.serveStatus()
-			log.Info("metadata arrived; files shown", "mountpoint", mountpoint, "name", r.mi.Info.Name,
-				"have", fmt.Sprintf("%d/%d pieces", s.store.Have().Count(), r.mi.Info.NumPieces()))
-		case <-c.Context.Done():
-			if err := s.unmount(unmounted); err != nil {
-				return err
-			}
-			log.Info("unmounted", "mountpoint", mountpoint)
-			return nil
-		case <-unmounted: // umount, fusermount3 -u or btfs unmount
-			log.Info("unmounted", "mountpoint", mountpoint)
-			return nil
+// absPaths makes the .torrent paths among args absolute, for a session
+// process with another working directory; magnet links stay as they are.
+func absPaths(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if !session.IsMagnet(a) {
+			out[i] = absPath(a)
 		}
 	}
+	return out
 }
 
 // lazyUnmountWait is how long an interrupted mount waits for processes

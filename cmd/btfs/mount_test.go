@@ -11,7 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -130,8 +133,10 @@ func sha1File(t *testing.T, path string) string {
 	return sum
 }
 
-// A mount whose process died leaves a stale mount; mounting there again
-// says what is wrong and how to fix it, and btfs unmount clears it.
+// kill -9 of a mount command leaves no stale mount: the session process
+// that serves the mount unmounts it when the command's connection closes.
+// A session process that dies does leave one; mounting there again says
+// what is wrong and how to fix it, and btfs unmount clears it.
 func TestStaleMount(t *testing.T) {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
@@ -145,12 +150,24 @@ func TestStaleMount(t *testing.T) {
 	}
 	mnt := filepath.Join(work, "mnt")
 	os.Mkdir(mnt, 0o755)
-	args := []string{"mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", filepath.Join(work, "cache"), torrent, mnt}
+	cacheDir := filepath.Join(work, "cache")
+	args := []string{"mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0", "--cache-dir", cacheDir, torrent, mnt}
 	first := testproc.Start(t, work, btfsBin, args...)
-	// Kill only once start-up is over: a server killed while it still holds
-	// a file of its own mount open (go-fuse's poll probe) deadlocks in exit.
 	wait.For(t, "the mount", 20*time.Second, func() bool { return strings.Contains(first.Output(), "msg=mounted") })
 	first.Kill()
+	wait.For(t, "the session to unmount the killed command's mount", 20*time.Second, func() bool { return !mounted(t, mnt) })
+	wait.For(t, "the session to exit", 20*time.Second, func() bool { return len(sessionPIDs(cacheDir)) == 0 })
+
+	second := testproc.Start(t, work, btfsBin, args...)
+	wait.For(t, "the mount", 20*time.Second, func() bool { return strings.Contains(second.Output(), "msg=mounted") })
+	pids := sessionPIDs(cacheDir)
+	if len(pids) != 1 {
+		t.Fatalf("session processes for %s: %v", cacheDir, pids)
+	}
+	syscall.Kill(pids[0], syscall.SIGKILL)
+	if err := second.Wait(t, 20*time.Second); err == nil || !strings.Contains(second.Output(), "ended unexpectedly") {
+		t.Fatalf("the mount command after its session was killed: %v\n%s", err, second.Output())
+	}
 
 	code, _, stderr := btfs(t, args...)
 	if code != exitRuntime || !strings.Contains(stderr, "stale mount") || !strings.Contains(stderr, "btfs unmount") {
@@ -162,6 +179,39 @@ func TestStaleMount(t *testing.T) {
 	if entries, err := os.ReadDir(mnt); err != nil || len(entries) != 0 {
 		t.Fatalf("after unmount: %v, %v", entries, err)
 	}
+}
+
+// mounted reports whether dir is a mountpoint.
+func mounted(t *testing.T, dir string) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+// sessionPIDs lists the btfs session processes that hold cacheDir.
+func sessionPIDs(cacheDir string) []int {
+	var pids []int
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, c := range cmdlines {
+		b, err := os.ReadFile(c)
+		if err != nil || !strings.HasPrefix(string(b), btfsBin+"\x00") {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if slices.Contains(args, "session") && slices.Contains(args, cacheDir) {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(c)))
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // A copy of the mount in another mount namespace (unshare -m, a container

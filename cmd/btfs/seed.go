@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/btfs/btfs/cache"
 	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/filestore"
 	"github.com/btfs/btfs/metainfo"
+	"github.com/btfs/btfs/session"
 	"github.com/urfave/cli/v2"
 )
 
@@ -40,19 +40,6 @@ func runSeed(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	metrics, err := maybeStartMetrics(c, log)
-	if err != nil {
-		return err
-	}
-	defer metrics.Close()
-	var torrents []*fetch.Torrent
-	var metricTorrents []metricTorrent
-	var stores []*filestore.Store
-	defer func() {
-		for _, s := range stores {
-			s.Close()
-		}
-	}()
 	// The torrents first: a bad one is reported before any network use.
 	mis := make([]*metainfo.MetaInfo, 0, c.NArg())
 	public := false
@@ -64,39 +51,29 @@ func runSeed(c *cli.Context) error {
 		mis = append(mis, mi)
 		public = public || !mi.Info.Private
 	}
-	ln, err := listen(c, log)
+	if c.Bool("from-cache") { // the session holding the cache seeds them
+		if _, err := cacheSize(c); err != nil {
+			return err
+		}
+		return runHolderClient(c, holderRequest{Op: "seed", Torrents: absPaths(c.Args().Slice()), Metrics: c.String("metrics")})
+	}
+	metrics, err := maybeStartMetrics(c, log)
 	if err != nil {
 		return err
 	}
-	var cached *cache.Cache
-	state := portState(c, c.String("cache-dir"))
-	if c.Bool("from-cache") {
-		if cached, err = openCache(c); err != nil {
-			return err
+	defer metrics.Close()
+	var stores []*filestore.Store
+	defer func() { // after the session has stopped the torrents
+		for _, s := range stores {
+			s.Close()
 		}
-		defer cached.Close()
-		metrics.Register(newCacheCollector(cached))
-		state = cacheState(c.String("cache-dir"))
+	}()
+	sess, err := startSession(c, log, base, nil, portState(c, c.String("cache-dir")), public)
+	if err != nil {
+		return err
 	}
-	if public { // private torrents never use the DHT
-		node, err := openDHT(c, log, ln.Port(), state)
-		if err != nil {
-			return err
-		}
-		defer closeDHT(node) // once the torrents have stopped
-		base = withDHT(base, node)
-	}
+	defer sess.Close()
 	for i, mi := range mis {
-		path := c.Args().Get(i)
-		if cached != nil {
-			store := cached.Torrent(mi.InfoHash, &mi.Info)
-			have := store.Have()
-			torrents = append(torrents, newTorrent(base, ln, mi, store, have, false))
-			metricTorrents = append(metricTorrents, metricTorrent{torrents[len(torrents)-1], mi})
-			log.Info("seeding from the cache", "name", mi.Info.Name, "info_hash", mi.InfoHash,
-				"have", fmt.Sprintf("%d/%d pieces", have.Count(), mi.Info.NumPieces()))
-			continue
-		}
 		store := filestore.Open(c.String("data"), &mi.Info, false)
 		stores = append(stores, store)
 		have, err := checkStorage(c, mi, store)
@@ -104,17 +81,16 @@ func runSeed(c *cli.Context) error {
 			return err
 		}
 		if have.FirstBad >= 0 {
-			return fmt.Errorf("%s: %s", filepath.Base(path), describeBadPiece(mi, store, have))
+			return fmt.Errorf("%s: %s", filepath.Base(c.Args().Get(i)), describeBadPiece(mi, store, have))
 		}
-		torrents = append(torrents, newTorrent(base, ln, mi, store, have.Have, false))
-		metricTorrents = append(metricTorrents, metricTorrent{torrents[len(torrents)-1], mi})
+		if _, err := sess.Add(c.Context, session.Spec{MetaInfo: mi, Storage: store, Have: have.Have}); err != nil {
+			return err
+		}
 		log.Info("seeding", "name", mi.Info.Name, "info_hash", mi.InfoHash)
 	}
-	stop := runAll(c.Context, ln, torrents...)
-	defer stop()
-	metrics.Register(newTorrentCollector(metricTorrents...))
+	metrics.Register(newTorrentCollector(sessionTorrents(sess)))
 	defer metrics.Close() // before the torrents and the stores it reads stop
-	fmt.Fprintf(c.App.ErrWriter, "seeding %d torrent(s) on port %d; Ctrl-C to stop\n", len(torrents), ln.Port())
+	fmt.Fprintf(c.App.ErrWriter, "seeding %d torrent(s) on port %d; Ctrl-C to stop\n", len(mis), sess.Port())
 	<-c.Context.Done()
 	return nil
 }

@@ -13,11 +13,10 @@ import (
 	"time"
 
 	"github.com/btfs/btfs/cache"
-	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/fs"
 	"github.com/btfs/btfs/internal/bitfield"
 	"github.com/btfs/btfs/internal/bytesize"
-	"github.com/btfs/btfs/metainfo"
+	"github.com/btfs/btfs/session"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -26,8 +25,8 @@ import (
 // 80-column terminal beside its label.
 const pieceMapWidth = 64
 
-// mountStatus is what a mount reports on its control socket (GET /status),
-// and one element of "mounts" in btfs status --json. The field names are
+// mountStatus is one torrent of a mount, as its control socket reports it
+// (GET /status), and one element of "mounts" in btfs status --json. The field names are
 // part of the CLI's contract.
 type mountStatus struct {
 	PID            int       `json:"pid"`
@@ -51,6 +50,10 @@ type mountStatus struct {
 	Tracker      *trackerStatus   `json:"tracker"` // null for a torrent without trackers
 	Cache        cacheStatus      `json:"cache"`
 	OpenFiles    []openFileStatus `json:"open_files"`
+	// State is "active" (in its swarm), "parked" (not: the next open of
+	// one of its files rejoins) or "resolving" (a magnet link's metadata
+	// is being fetched).
+	State string `json:"state"`
 }
 
 type peersStatus struct {
@@ -104,31 +107,97 @@ type openFileStatus struct {
 	Readahead int64  `json:"readahead"` // bytes past it being fetched
 }
 
-// statusSource gathers a mount's status from its parts.
-type statusSource struct {
-	mi         *metainfo.MetaInfo
-	mountpoint string
-	started    time.Time
-	t          *fetch.Torrent
-	cache      *cache.Cache
-	cacheDir   string
-	files      func() []fs.OpenFile // the mount's, once it is up
+// mountSummary is one line per mount in btfs status, and an element of
+// "mountpoints" in --json.
+type mountSummary struct {
+	Mountpoint string    `json:"mountpoint"`
+	PID        int       `json:"pid"` // of the command that mounted it
+	Started    time.Time `json:"started"`
+	Torrents   int       `json:"torrents"`
+	Active     int       `json:"active"` // in their swarm; the others are parked
+	OpenFiles  int       `json:"open_files"`
 }
 
-func (s *statusSource) status(ctx context.Context) (mountStatus, error) {
-	st, err := s.t.Stats(ctx)
+// controlStatus is a mount's answer to GET /status: the summary and each
+// of its torrents, the active ones first.
+type controlStatus struct {
+	Mount    mountSummary  `json:"mount"`
+	Torrents []mountStatus `json:"torrents"`
+}
+
+// mountView gathers a mount's status from the session.
+type mountView struct {
+	m        *session.Mount
+	pid      int // the mount command's
+	cache    *cache.Cache
+	cacheDir string
+}
+
+func (v *mountView) status(ctx context.Context) (controlStatus, error) {
+	files := v.m.OpenFiles()
+	cs := controlStatus{Mount: mountSummary{Mountpoint: v.m.Mountpoint(), PID: v.pid, Started: v.m.Started(),
+		OpenFiles: len(files)}, Torrents: []mountStatus{}}
+	usage := v.cache.Usage()
+	held := map[string]cache.TorrentUsage{}
+	for _, tu := range v.cache.List() {
+		held[tu.Hash.String()] = tu
+	}
+	for _, t := range v.m.Torrents() {
+		ms, err := v.torrentStatus(ctx, t, files)
+		if err != nil {
+			return cs, err
+		}
+		ms.Cache = cacheStatus{Dir: v.cacheDir, Live: usage.Live, Disk: usage.Disk, Bound: usage.MaxSize,
+			Hits: ms.Cache.Hits, Misses: ms.Cache.Misses}
+		if tu, ok := held[t.Key()]; ok {
+			ms.Cache.TorrentPieces, ms.Cache.TorrentBytes = tu.Pieces, tu.Bytes
+		}
+		cs.Mount.Torrents++
+		if ms.State == "active" {
+			cs.Mount.Active++
+		}
+		cs.Torrents = append(cs.Torrents, ms)
+	}
+	return cs, nil
+}
+
+// torrentStatus is one torrent of the mount: its engine's stats while
+// active, what the cache holds while parked.
+func (v *mountView) torrentStatus(ctx context.Context, t *session.Torrent, files []fs.OpenFile) (mountStatus, error) {
+	ms := mountStatus{PID: v.pid, Name: t.Name(), InfoHash: t.Key(), Mountpoint: v.m.Mountpoint(), Started: v.m.Started(),
+		State: "parked", OpenFiles: []openFileStatus{}}
+	mi := t.MetaInfo()
+	if mi == nil {
+		ms.State = "resolving"
+		return ms, nil
+	}
+	for _, f := range files {
+		if f.Path == mi.Info.Name || strings.HasPrefix(f.Path, mi.Info.Name+"/") {
+			ms.OpenFiles = append(ms.OpenFiles, openFileStatus{Path: f.Path, Position: f.Pos, Readahead: f.Readahead})
+		}
+	}
+	have := t.Have()
+	ms.Pieces, ms.PiecesVerified, ms.Length = mi.Info.NumPieces(), have.Count(), mi.Info.Length
+	ms.PieceMap = pieceMap(have, pieceMapWidth)
+	for i := range ms.Pieces {
+		if have.Has(i) {
+			ms.BytesVerified += mi.Info.PieceSize(i)
+		}
+	}
+	e := t.Engine()
+	if e == nil {
+		return ms, nil
+	}
+	st, err := e.Stats(ctx)
 	if err != nil {
-		return mountStatus{}, err
+		return ms, nil // parked while we asked
 	}
-	ms := mountStatus{
-		PID: os.Getpid(), Name: s.mi.Info.Name, InfoHash: s.mi.InfoHash.String(), Mountpoint: s.mountpoint,
-		Started: s.started, Pieces: st.Pieces, PiecesVerified: st.Have, PiecesFailed: st.Failed,
-		Length: st.Length, BytesVerified: st.Length - st.Left,
-		PieceMap:   pieceMap(s.t.HaveBitfield(), pieceMapWidth),
-		Downloaded: st.Downloaded, Uploaded: st.Uploaded, DownloadRate: st.DownRate, UploadRate: st.UpRate,
-		Peers:     peersOf(st),
-		OpenFiles: []openFileStatus{},
-	}
+	ms.State = "active"
+	ms.PiecesVerified, ms.PiecesFailed, ms.BytesVerified = st.Have, st.Failed, st.Length-st.Left
+	ms.PieceMap = pieceMap(e.HaveBitfield(), pieceMapWidth)
+	ms.Downloaded, ms.Uploaded, ms.DownloadRate, ms.UploadRate = st.Downloaded, st.Uploaded, st.DownRate, st.UpRate
+	ms.Peers = peersStatus{Connected: st.Peers, Seeders: st.Seeders, ChokingUs: st.ChokingUs, ChokedByUs: st.Choked, Known: st.Candidates}
+	ms.Cache.Hits, ms.Cache.Misses = st.CacheHits, st.CacheMisses
 	if st.Announcing {
 		a := st.Tracker
 		ts := &trackerStatus{URL: a.Tracker, Seeders: a.Seeders, Leechers: a.Leechers,
@@ -144,34 +213,22 @@ func (s *statusSource) status(ctx context.Context) (mountStatus, error) {
 		}
 		ms.Tracker = ts
 	}
-	u := s.cache.Usage()
-	ms.Cache = cacheStatus{Dir: s.cacheDir, Live: u.Live, Disk: u.Disk, Bound: u.MaxSize, Hits: st.CacheHits, Misses: st.CacheMisses}
-	for _, tu := range s.cache.List() {
-		if tu.Hash == s.mi.InfoHash {
-			ms.Cache.TorrentPieces, ms.Cache.TorrentBytes = tu.Pieces, tu.Bytes
-		}
-	}
-	if s.files != nil {
-		for _, f := range s.files() {
-			ms.OpenFiles = append(ms.OpenFiles, openFileStatus{Path: f.Path, Position: f.Pos, Readahead: f.Readahead})
-		}
-	}
 	return ms, nil
 }
 
 // ServeHTTP answers GET /status.
-func (s *statusSource) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (v *mountView) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/status" {
 		http.NotFound(w, r)
 		return
 	}
-	ms, err := s.status(r.Context())
+	cs, err := v.status(r.Context())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(ms)
+	json.NewEncoder(w).Encode(cs)
 }
 
 // pieceMap draws have in width characters (fewer for fewer pieces), each a
@@ -218,9 +275,11 @@ func statusCommand() *cli.Command {
 	}
 }
 
-// statusJSON is the --json output.
+// statusJSON is the --json output: every torrent of every mount (the
+// active ones first), and a summary per mount.
 type statusJSON struct {
-	Mounts []mountStatus `json:"mounts"`
+	Mounts      []mountStatus  `json:"mounts"`
+	Mountpoints []mountSummary `json:"mountpoints"`
 }
 
 func runStatus(c *cli.Context) error {
@@ -230,14 +289,14 @@ func runStatus(c *cli.Context) error {
 	mountpoint := c.Args().First()
 	out := c.App.Writer
 	if !c.Bool("watch") {
-		mounts, err := queryMounts(c.Context, runtimeDir(), mountpoint, c.App.ErrWriter)
+		st, err := queryMounts(c.Context, runtimeDir(), mountpoint, c.App.ErrWriter)
 		if err != nil {
 			return err
 		}
 		if c.Bool("json") {
-			return writeJSON(out, statusJSON{Mounts: mounts})
+			return writeJSON(out, st)
 		}
-		printStatus(out, mounts, time.Now())
+		printStatus(out, st, time.Now())
 		return nil
 	}
 	f, ok := out.(*os.File)
@@ -245,14 +304,14 @@ func runStatus(c *cli.Context) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		mounts, err := queryMounts(c.Context, runtimeDir(), mountpoint, c.App.ErrWriter)
+		st, err := queryMounts(c.Context, runtimeDir(), mountpoint, c.App.ErrWriter)
 		if c.Context.Err() != nil {
 			return nil // interrupted: the way out of --watch
 		}
 		switch {
 		case c.Bool("json"):
 			if err == nil {
-				json.NewEncoder(out).Encode(statusJSON{Mounts: mounts})
+				json.NewEncoder(out).Encode(st)
 			}
 		default:
 			if tty {
@@ -261,7 +320,7 @@ func runStatus(c *cli.Context) error {
 				fmt.Fprintln(out)
 			}
 			if err == nil {
-				printStatus(out, mounts, time.Now())
+				printStatus(out, st, time.Now())
 			}
 		}
 		if err != nil {
@@ -278,68 +337,93 @@ func runStatus(c *cli.Context) error {
 // queryMounts asks the mounts with a socket in dir (those at mountpoint, if
 // not empty) for their status. A mount that does not answer is reported on
 // errw and left out; naming a mountpoint that none serves is an error.
-func queryMounts(ctx context.Context, dir, mountpoint string, errw io.Writer) ([]mountStatus, error) {
-	mounts := []mountStatus{}
+func queryMounts(ctx context.Context, dir, mountpoint string, errw io.Writer) (statusJSON, error) {
+	st := statusJSON{Mounts: []mountStatus{}, Mountpoints: []mountSummary{}}
 	for _, path := range controlSockets(dir, mountpoint) {
-		ms, err := queryMount(ctx, path)
+		cs, err := queryMount(ctx, path)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return st, ctx.Err()
 			}
-			fmt.Fprintf(errw, "btfs: mount with pid %d does not answer: %v\n", socketPID(path), err)
+			fmt.Fprintf(errw, "btfs: mount served by pid %d does not answer: %v\n", socketPID(path), err)
 			continue
 		}
-		if mountpoint != "" && ms.Mountpoint != absPath(mountpoint) {
+		if mountpoint != "" && cs.Mount.Mountpoint != absPath(mountpoint) {
 			continue
 		}
-		mounts = append(mounts, ms)
+		st.Mountpoints = append(st.Mountpoints, cs.Mount)
+		st.Mounts = append(st.Mounts, cs.Torrents...)
 	}
-	if mountpoint != "" && len(mounts) == 0 {
-		return nil, fmt.Errorf("no btfs mount at %s ('btfs status' lists the running ones)", mountpoint)
+	if mountpoint != "" && len(st.Mountpoints) == 0 {
+		return st, fmt.Errorf("no btfs mount at %s ('btfs status' lists the running ones)", mountpoint)
 	}
-	slices.SortFunc(mounts, func(a, b mountStatus) int { return strings.Compare(a.Mountpoint, b.Mountpoint) })
-	return mounts, nil
+	slices.SortFunc(st.Mountpoints, func(a, b mountSummary) int { return strings.Compare(a.Mountpoint, b.Mountpoint) })
+	slices.SortStableFunc(st.Mounts, func(a, b mountStatus) int {
+		if (a.State == "active") != (b.State == "active") {
+			if a.State == "active" {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Mountpoint, b.Mountpoint)
+	})
+	return st, nil
 }
 
-func queryMount(ctx context.Context, path string) (mountStatus, error) {
-	var ms mountStatus
+func queryMount(ctx context.Context, path string) (controlStatus, error) {
+	var cs controlStatus
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://btfs/status", nil)
 	if err != nil {
-		return ms, err
+		return cs, err
 	}
 	resp, err := controlClient(path).Do(req)
 	if err != nil {
-		return ms, err
+		return cs, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxStatusBytes))
 	if err != nil {
-		return ms, err
+		return cs, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return ms, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return cs, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-	if err := json.Unmarshal(body, &ms); err != nil {
-		return ms, errors.New("unreadable answer: " + err.Error())
+	if err := json.Unmarshal(body, &cs); err != nil {
+		return cs, errors.New("unreadable answer: " + err.Error())
 	}
-	return ms, nil
+	return cs, nil
 }
 
-// printStatus writes mounts for people.
-func printStatus(w io.Writer, mounts []mountStatus, now time.Time) {
-	if len(mounts) == 0 {
+// maxStatusBytes bounds a mount's answer: about 2 KiB per torrent, for a
+// library of thousands.
+const maxStatusBytes = 64 << 20
+
+// printSummaries writes one line per mount.
+func printSummaries(w io.Writer, mps []mountSummary, now time.Time) {
+	for _, m := range mps {
+		fmt.Fprintf(w, "%s (pid %d, up %s): %s, %d active, %s\n", m.Mountpoint, m.PID, roundDuration(now.Sub(m.Started)),
+			plural(m.Torrents, "torrent"), m.Active, plural(m.OpenFiles, "open file"))
+	}
+}
+
+// printStatus writes the mounts for people: a line per mount, then each
+// torrent, the active ones first.
+func printStatus(w io.Writer, st statusJSON, now time.Time) {
+	if len(st.Mountpoints) == 0 {
 		fmt.Fprintln(w, "no btfs mounts running")
 		return
 	}
-	for i, m := range mounts {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
+	printSummaries(w, st.Mountpoints, now)
+	for _, m := range st.Mounts {
+		fmt.Fprintln(w)
 		line := func(label, format string, args ...any) {
 			fmt.Fprintf(w, "  %-11s %s\n", label, fmt.Sprintf(format, args...))
 		}
 		fmt.Fprintf(w, "%s  %s\n", m.Name, m.InfoHash)
 		line("mounted at", "%s (pid %d, up %s)", m.Mountpoint, m.PID, roundDuration(now.Sub(m.Started)))
+		if m.State != "active" {
+			line("state", "%s", stateLine(m.State))
+		}
 		pct := 100.0
 		if m.Length > 0 {
 			pct = 100 * float64(m.BytesVerified) / float64(m.Length)
@@ -378,6 +462,16 @@ func printStatus(w io.Writer, mounts []mountStatus, now time.Time) {
 			line(label, "%s at %s, %s ahead being fetched", f.Path, bytesize.Format(f.Position), bytesize.Format(f.Readahead))
 		}
 	}
+}
+
+func stateLine(state string) string {
+	switch state {
+	case "parked":
+		return "parked: out of its swarm until one of its files is opened"
+	case "resolving":
+		return "fetching the metadata"
+	}
+	return state
 }
 
 func trackerLine(t *trackerStatus, now time.Time) string {

@@ -82,7 +82,8 @@ func TestControlSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(mountStatus{Name: "x", Mountpoint: absPath("/mnt/a")})
+		json.NewEncoder(w).Encode(controlStatus{Mount: mountSummary{Mountpoint: absPath("/mnt/a"), Torrents: 1},
+			Torrents: []mountStatus{{Name: "x", Mountpoint: absPath("/mnt/a")}}})
 	})
 	cs, err := startControl(dir, "/mnt/a", h, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -103,9 +104,9 @@ func TestControlSockets(t *testing.T) {
 	if _, err := os.Stat(quiet); err != nil {
 		t.Errorf("the socket of a live process was removed: %v", err)
 	}
-	mounts, err := queryMounts(t.Context(), dir, "/mnt/a", io.Discard)
-	if err != nil || len(mounts) != 1 || mounts[0].Name != "x" {
-		t.Fatalf("status of /mnt/a: %+v, %v", mounts, err)
+	st, err := queryMounts(t.Context(), dir, "/mnt/a", io.Discard)
+	if err != nil || len(st.Mounts) != 1 || st.Mounts[0].Name != "x" || len(st.Mountpoints) != 1 || st.Mountpoints[0].Torrents != 1 {
+		t.Fatalf("status of /mnt/a: %+v, %v", st, err)
 	}
 	if _, err := queryMounts(t.Context(), dir, "/mnt/b", io.Discard); err == nil || !strings.Contains(err.Error(), "no btfs mount at /mnt/b") {
 		t.Fatalf("status of a mountpoint nobody serves: %v", err)
@@ -185,11 +186,11 @@ func startStatusSwarm(t *testing.T, metrics bool) *statusSwarm {
 
 // status asks the mount for its status in-process, as btfs status does.
 func (s *statusSwarm) status(t *testing.T) (mountStatus, bool) {
-	mounts, err := queryMounts(t.Context(), filepath.Join(s.runtime, "btfs"), s.mnt, io.Discard)
-	if err != nil || len(mounts) != 1 {
+	st, err := queryMounts(t.Context(), filepath.Join(s.runtime, "btfs"), s.mnt, io.Discard)
+	if err != nil || len(st.Mounts) != 1 {
 		return mountStatus{}, false
 	}
-	return mounts[0], true
+	return st.Mounts[0], true
 }
 
 // run runs btfs as a process, with the swarm's runtime directory, and

@@ -1,17 +1,17 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"syscall"
 
+	"github.com/btfs/btfs/cache"
 	"github.com/btfs/btfs/fetch"
-	"github.com/btfs/btfs/internal/bitfield"
 	"github.com/btfs/btfs/internal/bytesize"
 	"github.com/btfs/btfs/metainfo"
+	"github.com/btfs/btfs/session"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/time/rate"
 )
@@ -30,12 +30,11 @@ func swarmFlags() []cli.Flag {
 	}, append(transportFlags(), dhtFlags()...)...)
 }
 
-// swarmConfig is the part of fetch.Config that every torrent of a command
-// shares: our identity, the limits (one for all torrents); the DHT node is
-// added once it runs (withDHT). Commands call it before any slow work, so
-// that a bad flag is reported at once.
-func swarmConfig(c *cli.Context, log *slog.Logger) (fetch.Config, error) {
-	cfg := fetch.Config{PeerID: newPeerID(), MaxPeers: c.Int("max-peers"), Logger: log}
+// swarmConfig is the part of a session's configuration that the flags
+// give: our identity and the limits (one for all torrents). Commands call
+// it before any slow work, so that a bad flag is reported at once.
+func swarmConfig(c *cli.Context, log *slog.Logger) (session.Config, error) {
+	cfg := session.Config{PeerID: newPeerID(), MaxPeers: c.Int("max-peers"), Logger: log}
 	if _, err := dhtBootstrap(c); err != nil {
 		return cfg, err
 	}
@@ -57,6 +56,24 @@ func swarmConfig(c *cli.Context, log *slog.Logger) (fetch.Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// startSession opens the peer listener and (unless --no-dht, or with no
+// public torrent) the DHT node, and starts a session over them and cc (nil:
+// no cache). The session owns all three.
+func startSession(c *cli.Context, log *slog.Logger, cfg session.Config, cc *cache.Cache, state dhtStateFile, public bool) (*session.Session, error) {
+	ln, err := listen(c, log)
+	if err != nil {
+		return nil, err
+	}
+	if public { // a private torrent never uses the DHT
+		if cfg.DHT, err = openDHT(c, log, ln.Port(), state); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	cfg.Listener, cfg.Cache = ln, cc
+	return session.New(cfg), nil
 }
 
 // listen opens the peer listener from the --listen and --port flags.
@@ -82,37 +99,10 @@ func listen(c *cli.Context, log *slog.Logger) (*fetch.Listener, error) {
 	return pl, nil
 }
 
-// newTorrent builds the engine for mi over st, reached through ln, with the
-// shared settings of base (from swarmConfig).
-func newTorrent(base fetch.Config, ln *fetch.Listener, mi *metainfo.MetaInfo, st fetch.Storage, have bitfield.Bitfield, wantAll bool) *fetch.Torrent {
-	cfg := base
-	cfg.ListenPort = ln.Port()
-	cfg.Info, cfg.InfoHash, cfg.InfoBytes, cfg.Trackers = &mi.Info, mi.InfoHash, mi.InfoBytes, mi.Trackers
-	cfg.Storage, cfg.Have, cfg.WantAll = st, have, wantAll
-	return fetch.New(cfg)
-}
-
 // checkStorage verifies what st holds, with a progress bar.
 func checkStorage(c *cli.Context, mi *metainfo.MetaInfo, st fetch.Storage) (fetch.CheckResult, error) {
 	bar := newProgress(c.App.ErrWriter, int64(mi.Info.NumPieces()), "checking "+mi.Info.Name)
 	res, err := fetch.Check(c.Context, &mi.Info, st, func(done, _ int) { bar.Set(int64(done)) })
 	bar.Finish()
 	return res, err
-}
-
-// runAll runs the listener and the torrents until ctx ends, and waits for them.
-func runAll(ctx context.Context, ln *fetch.Listener, torrents ...*fetch.Torrent) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{}, len(torrents)+1)
-	go func() { ln.Serve(ctx); done <- struct{}{} }()
-	for _, t := range torrents {
-		ln.Add(t)
-		go func() { t.Run(ctx); done <- struct{}{} }()
-	}
-	return func() {
-		cancel()
-		for range len(torrents) + 1 {
-			<-done
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package main
+package session
 
 import (
 	"context"
@@ -13,17 +13,15 @@ import (
 	"time"
 
 	"github.com/btfs/btfs/dht"
-	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/fetch/metadata"
 	"github.com/btfs/btfs/magnet"
 	"github.com/btfs/btfs/metainfo"
 	"github.com/btfs/btfs/tracker"
 	"github.com/btfs/btfs/wire"
-	"github.com/urfave/cli/v2"
 )
 
-// Magnet links: info, get and mount take one where they take a .torrent
-// file. The link names the info-hash, and perhaps trackers (tr) and peers
+// Magnet links: a torrent may be added by one where a .torrent file
+// would do. The link names the info-hash, and perhaps trackers (tr) and peers
 // (x.pe); the info dictionary comes from those peers, and from the peers the
 // trackers and the DHT name, by BEP 9 (fetch/metadata). With --no-dht, a
 // link with neither trackers nor peers cannot be followed.
@@ -64,10 +62,10 @@ const (
 	stoppedTimeout = 5 * time.Second
 )
 
-// loadTorrentArg reads a command's torrent argument: a .torrent file, or a
+// LoadTorrentArg reads a torrent argument: a .torrent file, or a
 // magnet link (parsed; its metadata is fetched later).
-func loadTorrentArg(arg string) (*metainfo.MetaInfo, *magnet.Link, error) {
-	if !isMagnet(arg) {
+func LoadTorrentArg(arg string) (*metainfo.MetaInfo, *magnet.Link, error) {
+	if !IsMagnet(arg) {
 		mi, err := metainfo.Load(arg)
 		return mi, nil, err
 	}
@@ -78,20 +76,14 @@ func loadTorrentArg(arg string) (*metainfo.MetaInfo, *magnet.Link, error) {
 	return nil, &link, nil
 }
 
-// isMagnet reports whether a command's argument is a magnet link rather
+// IsMagnet reports whether a command's argument is a magnet link rather
 // than a .torrent file.
-func isMagnet(arg string) bool {
+func IsMagnet(arg string) bool {
 	return len(arg) >= len("magnet:") && strings.EqualFold(arg[:len("magnet:")], "magnet:")
 }
 
-// metadataTimeoutFlag bounds the wait for a magnet link's metadata.
-func metadataTimeoutFlag() cli.Flag {
-	return &cli.DurationFlag{Name: "metadata-timeout",
-		Usage: "for a magnet link: give up after waiting `DUR` for its metadata (0: keep trying until interrupted)"}
-}
-
-// magnetFetch finds a magnet link's info dictionary.
-type magnetFetch struct {
+// MagnetFetch finds a magnet link's info dictionary.
+type MagnetFetch struct {
 	link   magnet.Link
 	peerID wire.PeerID
 	port   int // announced, and advertised to peers
@@ -100,16 +92,21 @@ type magnetFetch struct {
 	dht    *dht.Node // nil: no DHT
 	// dial connects to peers over the transports and encryption of the
 	// flags (nil: plain TCP).
-	dial func(context.Context, netip.AddrPort, metainfo.Hash) (net.Conn, error)
+	dial Dialer
 
 	mu       sync.Mutex // guards learned, answered
 	learned  []netip.AddrPort
 	answered map[string]bool // trackers that answered an announce
 }
 
-// newMagnetFetch prepares the fetch of link's metadata; node is the
-// process's DHT node, nil with --no-dht.
-func newMagnetFetch(link magnet.Link, peerID wire.PeerID, port int, node *dht.Node, log *slog.Logger) (*magnetFetch, error) {
+// Dialer opens a connection to a peer of the torrent infoHash (MSE uses it
+// as the secret), returning the stream the BitTorrent handshake goes on.
+type Dialer = func(ctx context.Context, addr netip.AddrPort, infoHash metainfo.Hash) (net.Conn, error)
+
+// NewMagnetFetch prepares the fetch of link's metadata; node is the
+// process's DHT node, nil with --no-dht; dial opens peer connections (nil:
+// plain TCP).
+func NewMagnetFetch(link magnet.Link, peerID wire.PeerID, port int, node *dht.Node, dial Dialer, log *slog.Logger) (*MagnetFetch, error) {
 	for _, w := range link.Warnings {
 		log.Warn("magnet link: " + w)
 	}
@@ -117,13 +114,13 @@ func newMagnetFetch(link magnet.Link, peerID wire.PeerID, port int, node *dht.No
 		return nil, fmt.Errorf("magnet link %s names no trackers (tr=) and no usable peers (x.pe=), and the DHT is off (--no-dht): "+
 			"nothing can find its peers; drop --no-dht, add a tracker or a peer, or use the .torrent file", link.InfoHash)
 	}
-	return &magnetFetch{link: link, peerID: peerID, port: port, log: log.With("info_hash", link.InfoHash.String()),
-		client: tracker.NewClient(tracker.ClientOptions{Logger: log}), answered: map[string]bool{}, dht: node}, nil
+	return &MagnetFetch{link: link, peerID: peerID, port: port, log: log.With("info_hash", link.InfoHash.String()),
+		client: tracker.NewClient(tracker.ClientOptions{Logger: log}), answered: map[string]bool{}, dht: node, dial: dial}, nil
 }
 
-// fetch returns the torrent of the link: its info from peers, with the
+// Fetch returns the torrent of the link: its info from peers, with the
 // link's trackers and web seeds. With timeout > 0 it gives up after that.
-func (m *magnetFetch) fetch(ctx context.Context, timeout time.Duration) (*metainfo.MetaInfo, error) {
+func (m *MagnetFetch) Fetch(ctx context.Context, timeout time.Duration) (*metainfo.MetaInfo, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -157,7 +154,7 @@ func (m *magnetFetch) fetch(ctx context.Context, timeout time.Duration) (*metain
 
 // gaveUp is the error of a fetch whose context ended; last is how the last
 // round went.
-func (m *magnetFetch) gaveUp(ctx context.Context, timeout time.Duration, last error) error {
+func (m *MagnetFetch) gaveUp(ctx context.Context, timeout time.Duration, last error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && timeout > 0 {
 		return fmt.Errorf("no metadata for %s within %v (--metadata-timeout); last try: %w", m.link.InfoHash, timeout, last)
 	}
@@ -165,7 +162,7 @@ func (m *magnetFetch) gaveUp(ctx context.Context, timeout time.Duration, last er
 }
 
 // round announces to the trackers and tries every peer once.
-func (m *magnetFetch) round(ctx context.Context, first bool) (*metainfo.MetaInfo, error) {
+func (m *MagnetFetch) round(ctx context.Context, first bool) (*metainfo.MetaInfo, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	peers := make(chan netip.AddrPort)
@@ -224,7 +221,7 @@ func (m *magnetFetch) round(ctx context.Context, first bool) (*metainfo.MetaInfo
 }
 
 // announce asks one tracker for peers; failures are logged and give none.
-func (m *magnetFetch) announce(ctx context.Context, url string, event tracker.Event) []tracker.Peer {
+func (m *MagnetFetch) announce(ctx context.Context, url string, event tracker.Event) []tracker.Peer {
 	actx, cancel := context.WithTimeout(ctx, announceTimeout)
 	defer cancel()
 	resp, err := m.client.Announce(actx, url, tracker.AnnounceRequest{
@@ -245,7 +242,7 @@ func (m *magnetFetch) announce(ctx context.Context, url string, event tracker.Ev
 
 // resolve turns an x.pe peer into addresses: an IP address as it is, a
 // host name looked up.
-func (m *magnetFetch) resolve(ctx context.Context, peer string) []netip.AddrPort {
+func (m *MagnetFetch) resolve(ctx context.Context, peer string) []netip.AddrPort {
 	if a, err := netip.ParseAddrPort(peer); err == nil {
 		return []netip.AddrPort{a}
 	}
@@ -269,7 +266,7 @@ func (m *magnetFetch) resolve(ctx context.Context, peer string) []netip.AddrPort
 	return out
 }
 
-func (m *magnetFetch) learn(a netip.AddrPort) {
+func (m *MagnetFetch) learn(a netip.AddrPort) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.learned) < maxLearned && !slices.Contains(m.learned, a) {
@@ -278,15 +275,15 @@ func (m *magnetFetch) learn(a netip.AddrPort) {
 }
 
 // peers returns the addresses seen so far, for the engine.
-func (m *magnetFetch) peers() []netip.AddrPort {
+func (m *MagnetFetch) peers() []netip.AddrPort {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.learned)
 }
 
-// stop tells the trackers that answered that we are gone: for a command
+// Stop tells the trackers that answered that we are gone: for a command
 // that ends with the metadata (info), whose session no engine continues.
-func (m *magnetFetch) stop() {
+func (m *MagnetFetch) Stop() {
 	m.mu.Lock()
 	urls := make([]string, 0, len(m.answered))
 	for u := range m.answered {
@@ -305,30 +302,14 @@ func (m *magnetFetch) stop() {
 	wg.Wait()
 }
 
-// fetchMagnet fetches the torrent of a command's magnet link, announcing
-// port, within --metadata-timeout; node is the DHT's (or nil).
-func fetchMagnet(c *cli.Context, link magnet.Link, peerID wire.PeerID, port int, node *dht.Node, log *slog.Logger) (*metainfo.MetaInfo, *magnetFetch, error) {
-	mf, err := newMagnetFetch(link, peerID, port, node, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	if mf.dial, err = peerDialer(c); err != nil { // info has no --encryption: prefer
-		return nil, nil, err
-	}
-	mi, err := mf.fetch(c.Context, c.Duration("metadata-timeout"))
-	return mi, mf, err
-}
-
-// addMagnetPeers hands the engine the peers the link names and those the
-// metadata fetch met, so that they serve the data too.
-func addMagnetPeers(ctx context.Context, t *fetch.Torrent, mf *magnetFetch) {
-	peers := mf.peers()
+// Peers returns the peers the link names and those the metadata fetch
+// met, so that they serve the data too.
+func (m *MagnetFetch) Peers(ctx context.Context) []netip.AddrPort {
+	peers := m.peers()
 	if len(peers) == 0 { // the metadata came from the cache: no fetch ran
-		for _, p := range mf.link.Peers {
-			peers = append(peers, mf.resolve(ctx, p)...)
+		for _, p := range m.link.Peers {
+			peers = append(peers, m.resolve(ctx, p)...)
 		}
 	}
-	if len(peers) > 0 {
-		t.AddPeers(ctx, peers)
-	}
+	return peers
 }
