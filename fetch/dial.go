@@ -115,7 +115,7 @@ func (t *Torrent) dial(ctx context.Context, a netip.AddrPort) (*conn, error) {
 	var nc net.Conn
 	var err error
 	if t.cfg.Dial != nil {
-		nc, err = t.cfg.Dial(dctx, a)
+		nc, err = t.cfg.Dial(dctx, a, t.cfg.InfoHash)
 	} else {
 		var d net.Dialer
 		nc, err = d.DialContext(dctx, "tcp", a.String())

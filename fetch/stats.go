@@ -39,6 +39,11 @@ type Stats struct {
 	// Tracker empty) for a torrent without trackers.
 	Tracker    tracker.AnnouncerStatus
 	Announcing bool
+	// PeersTCP and PeersUTP count the connected peers by transport,
+	// PeersEncrypted those whose stream is RC4-encrypted (MSE); PeerConns
+	// lists every connected peer.
+	PeersTCP, PeersUTP, PeersEncrypted int
+	PeerConns                          []PeerConn
 }
 
 // counters are totals for Stats that goroutines other than the loop update.
@@ -67,6 +72,7 @@ func (t *Torrent) Stats(ctx context.Context) (Stats, error) {
 			s.Waiting += len(ws)
 		}
 		for p := range t.peers {
+			s.describe(p)
 			s.DownRate += p.downRate.perSec
 			s.UpRate += p.upRate.perSec
 			if p.has.Full() {

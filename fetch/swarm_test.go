@@ -57,6 +57,13 @@ func startNode(t *testing.T, mi *metainfo.MetaInfo, dir string, seed bool, tweak
 // its peers see it as a host of its own.
 func startNodeOn(t *testing.T, ip string, mi *metainfo.MetaInfo, dir string, seed bool, tweak func(*Config)) *node {
 	t.Helper()
+	return startNodeWith(t, ip, mi, dir, seed, tweak, nil)
+}
+
+// startNodeWith is startNodeOn whose listener passes connections through up
+// (a transport's encryption).
+func startNodeWith(t *testing.T, ip string, mi *metainfo.MetaInfo, dir string, seed bool, tweak func(*Config), up Upgrade) *node {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	store := filestore.Open(dir, &mi.Info, !seed)
 	cfg := Config{
@@ -70,10 +77,11 @@ func startNodeOn(t *testing.T, ip string, mi *metainfo.MetaInfo, dir string, see
 		}
 		cfg.Have = res.Have
 	}
-	ln, err := Listen(net.JoinHostPort(ip, "0"), nil)
+	tcp, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := NewListener(tcp, up, nil)
 	cfg.ListenPort = ln.Port()
 	if tweak != nil {
 		tweak(&cfg)

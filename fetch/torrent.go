@@ -68,8 +68,10 @@ type Config struct {
 	IdlePeerTimeout time.Duration
 	UnchokeSlots    int // 0: choke.DefaultSlots
 	Logger          *slog.Logger
-	// Dial opens outgoing connections; nil uses a net.Dialer with a timeout.
-	Dial func(ctx context.Context, addr netip.AddrPort) (net.Conn, error)
+	// Dial opens outgoing connections for the torrent infoHash (MSE's
+	// secret key; package transport), returning the stream to send the
+	// BitTorrent handshake on; nil uses a net.Dialer with a timeout.
+	Dial func(ctx context.Context, addr netip.AddrPort, infoHash metainfo.Hash) (net.Conn, error)
 	// AnnounceMinWait is the least time between regular announces, whatever
 	// the tracker asks; 0 keeps the announcer's default (a minute). Local
 	// swarms and tests shorten it so that peers hear of late joiners soon.

@@ -31,6 +31,30 @@ need_commands() {
 	done
 }
 
+# need_libtorrent installs Debian's python3-libtorrent (libtorrent 2.0 for
+# /usr/bin/python3), which scripts/lt-peer.py runs for the transport interop
+# tests, when /usr/bin/python3 cannot import it. Failures are handled as in
+# need_commands.
+need_libtorrent() {
+	/usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 && return 0
+	local sudo=()
+	if [ "$(id -u)" -ne 0 ]; then
+		if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+			sudo=(sudo -n)
+		else
+			echo "missing: python3-libtorrent (install the Debian package); its tests will skip" >&2
+			return 0
+		fi
+	fi
+	echo "installing python3-libtorrent" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends python3 python3-libtorrent >/dev/null; then
+		"${sudo[@]}" apt-get update -q >/dev/null
+		"${sudo[@]}" apt-get install -y -q --no-install-recommends python3 python3-libtorrent >/dev/null
+	fi
+	/usr/bin/python3 -c 'import libtorrent' || { echo "still missing after install: python3-libtorrent" >&2; return 1; }
+}
+
 # need_go makes the machine's Go visible to a non-login shell.
 need_go() {
 	if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then

@@ -11,11 +11,13 @@ need_staticcheck
 tools=(mktorrent:mktorrent transmission-show:transmission-cli transmission-create:transmission-cli
 	transmission-cli:transmission-cli aria2c:aria2 opentracker:opentracker fusermount3:fuse3)
 need_commands "${tools[@]}"
+need_libtorrent
 
 # With the tools installed, an interop test that cannot find one is a failure,
 # not a skip.
 all=1
 for pair in "${tools[@]}"; do command -v "${pair%%:*}" >/dev/null || all=0; done
+/usr/bin/python3 -c 'import libtorrent' >/dev/null 2>&1 || all=0
 if [ "$all" = 1 ]; then
 	export BTFS_REQUIRE_INTEROP=1
 fi

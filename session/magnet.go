@@ -90,15 +90,23 @@ type MagnetFetch struct {
 	log    *slog.Logger
 	client *tracker.Client
 	dht    *dht.Node // nil: no DHT
+	// dial connects to peers over the transports and encryption of the
+	// flags (nil: plain TCP).
+	dial Dialer
 
 	mu       sync.Mutex // guards learned, answered
 	learned  []netip.AddrPort
 	answered map[string]bool // trackers that answered an announce
 }
 
+// Dialer opens a connection to a peer of the torrent infoHash (MSE uses it
+// as the secret), returning the stream the BitTorrent handshake goes on.
+type Dialer = func(ctx context.Context, addr netip.AddrPort, infoHash metainfo.Hash) (net.Conn, error)
+
 // NewMagnetFetch prepares the fetch of link's metadata; node is the
-// process's DHT node, nil with --no-dht.
-func NewMagnetFetch(link magnet.Link, peerID wire.PeerID, port int, node *dht.Node, log *slog.Logger) (*MagnetFetch, error) {
+// process's DHT node, nil with --no-dht; dial opens peer connections (nil:
+// plain TCP).
+func NewMagnetFetch(link magnet.Link, peerID wire.PeerID, port int, node *dht.Node, dial Dialer, log *slog.Logger) (*MagnetFetch, error) {
 	for _, w := range link.Warnings {
 		log.Warn("magnet link: " + w)
 	}
@@ -107,7 +115,7 @@ func NewMagnetFetch(link magnet.Link, peerID wire.PeerID, port int, node *dht.No
 			"nothing can find its peers; drop --no-dht, add a tracker or a peer, or use the .torrent file", link.InfoHash)
 	}
 	return &MagnetFetch{link: link, peerID: peerID, port: port, log: log.With("info_hash", link.InfoHash.String()),
-		client: tracker.NewClient(tracker.ClientOptions{Logger: log}), answered: map[string]bool{}, dht: node}, nil
+		client: tracker.NewClient(tracker.ClientOptions{Logger: log}), answered: map[string]bool{}, dht: node, dial: dial}, nil
 }
 
 // Fetch returns the torrent of the link: its info from peers, with the
@@ -205,7 +213,11 @@ func (m *MagnetFetch) round(ctx context.Context, first bool) (*metainfo.MetaInfo
 	fed := make(chan struct{})
 	go func() { wg.Wait(); close(peers); close(fed) }()
 	defer func() { cancel(); <-fed }()
-	return metadata.Fetch(ctx, m.link.InfoHash, peers, metadata.Options{PeerID: m.peerID, ListenPort: m.port, Log: m.log})
+	opts := metadata.Options{PeerID: m.peerID, ListenPort: m.port, Log: m.log}
+	if m.dial != nil {
+		opts.Dial = func(ctx context.Context, a netip.AddrPort) (net.Conn, error) { return m.dial(ctx, a, m.link.InfoHash) }
+	}
+	return metadata.Fetch(ctx, m.link.InfoHash, peers, opts)
 }
 
 // announce asks one tracker for peers; failures are logged and give none.

@@ -15,7 +15,7 @@ import (
 // starts with the peers the fetch met. Ready closes either way.
 func (t *Torrent) resolve() {
 	link := *t.spec.Magnet
-	mf, err := NewMagnetFetch(link, t.p.base.PeerID, t.p.base.ListenPort, t.p.dht, t.log)
+	mf, err := NewMagnetFetch(link, t.p.base.PeerID, t.p.base.ListenPort, t.p.dht, t.p.base.Dial, t.log)
 	if err != nil {
 		t.fail(err)
 		return

@@ -38,6 +38,9 @@ type Config struct {
 	Cache    *cache.Cache // nil: every torrent brings its Storage
 	// MaxPeers bounds each torrent's connections (0: fetch's default).
 	MaxPeers int
+	// Dial opens outgoing peer connections (the transports and encryption
+	// the flags allow; package transport); nil: plain TCP.
+	Dial Dialer
 	// DownloadLimit and UploadLimit bound all torrents together (nil: none).
 	DownloadLimit, UploadLimit *rate.Limiter
 	// AnnounceMinWait is passed to every engine (fetch.Config).
@@ -130,7 +133,8 @@ func (s *Session) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 // parts is what each torrent is handed.
 func (s *Session) parts() parts {
 	base := fetch.Config{PeerID: s.cfg.PeerID, ListenPort: s.cfg.Listener.Port(), MaxPeers: s.cfg.MaxPeers,
-		DownloadLimit: s.cfg.DownloadLimit, UploadLimit: s.cfg.UploadLimit, AnnounceMinWait: s.cfg.AnnounceMinWait}
+		DownloadLimit: s.cfg.DownloadLimit, UploadLimit: s.cfg.UploadLimit, AnnounceMinWait: s.cfg.AnnounceMinWait,
+		Dial: s.cfg.Dial}
 	base.Logger = s.log
 	p := parts{base: base, router: s.cfg.Listener, dht: s.cfg.DHT, makeRoom: s.makeRoom}
 	if s.cfg.DHT != nil {

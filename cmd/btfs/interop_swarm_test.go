@@ -86,24 +86,28 @@ func (s *interopSwarm) differences(dir string) []string {
 	return treeDifferences(s.t, filepath.Join(s.src, "content"), filepath.Join(dir, "content"), slices.Sorted(maps.Keys(interopFiles)))
 }
 
-// btfsSeed serves the original content until the test ends.
-func (s *interopSwarm) btfsSeed() *testproc.Proc {
+// btfsSeed serves the original content until the test ends; extra flags
+// go before the torrent.
+func (s *interopSwarm) btfsSeed(extra ...string) *testproc.Proc {
 	s.t.Helper()
-	return testproc.Start(s.t, s.src, btfsBin, "-v", "seed", "--no-dht", "-d", s.src, "--listen", "127.0.0.1", "--port", "0", s.torrent)
+	args := append([]string{"-v", "seed", "--no-dht", "-d", s.src, "--listen", "127.0.0.1", "--port", "0"}, extra...)
+	return testproc.Start(s.t, s.src, btfsBin, append(args, s.torrent)...)
 }
 
 // btfsGet downloads into a new directory and returns it once btfs get has
 // exited successfully.
-func (s *interopSwarm) btfsGet() string {
+// extra flags go before the torrent.
+func (s *interopSwarm) btfsGet(extra ...string) string {
 	s.t.Helper()
 	dir := s.t.TempDir()
-	s.waitGet(s.startGet(dir))
+	s.waitGet(s.startGet(dir, extra...))
 	return dir
 }
 
-func (s *interopSwarm) startGet(dir string) *testproc.Proc {
+func (s *interopSwarm) startGet(dir string, extra ...string) *testproc.Proc {
 	s.t.Helper()
-	return testproc.Start(s.t, dir, btfsBin, "-v", "get", "--no-dht", "-o", dir, "--listen", "127.0.0.1", "--port", "0", s.torrent)
+	args := append([]string{"-v", "get", "--no-dht", "-o", dir, "--listen", "127.0.0.1", "--port", "0"}, extra...)
+	return testproc.Start(s.t, dir, btfsBin, append(args, s.torrent)...)
 }
 
 // waitGet waits for btfs get to exit, successfully.

@@ -136,6 +136,7 @@ type torrentCollector struct {
 	downloaded, uploaded, verified, failed *prometheus.Desc
 	hits, misses, peers, seeders           *prometheus.Desc
 	pieces, have, announces                *prometheus.Desc
+	transports                             *prometheus.Desc
 }
 
 func newTorrentCollector(torrents func() []metricTorrent) *torrentCollector {
@@ -155,13 +156,14 @@ func newTorrentCollector(torrents func() []metricTorrent) *torrentCollector {
 		seeders:    d("btfs_peers_seeders", "Connected peers that have every piece."),
 		pieces:     d("btfs_pieces", "Pieces in the torrent."),
 		have:       d("btfs_pieces_have", "Pieces held, verified."),
+		transports: d("btfs_peers_transport", "Connected peers, by transport (tcp, utp) and encryption (rc4, plain).", "transport", "encryption"),
 		announces:  d("btfs_announces_sent_total", "Announce rounds sent to the trackers, by result (ok: a tracker answered, failed: none did).", "result"),
 	}
 }
 
 func (tc *torrentCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{tc.downloaded, tc.uploaded, tc.verified, tc.failed, tc.hits, tc.misses,
-		tc.peers, tc.seeders, tc.pieces, tc.have, tc.announces} {
+		tc.peers, tc.seeders, tc.pieces, tc.have, tc.announces, tc.transports} {
 		ch <- d
 	}
 }
@@ -188,6 +190,17 @@ func (tc *torrentCollector) Collect(ch chan<- prometheus.Metric) {
 		metric(tc.seeders, prometheus.GaugeValue, float64(s.Seeders))
 		metric(tc.pieces, prometheus.GaugeValue, float64(s.Pieces))
 		metric(tc.have, prometheus.GaugeValue, float64(s.Have))
+		byTransport := map[[2]string]int{{"tcp", "plain"}: 0, {"tcp", "rc4"}: 0, {"utp", "plain"}: 0, {"utp", "rc4"}: 0}
+		for _, pc := range s.PeerConns {
+			enc := "plain"
+			if pc.Encrypted {
+				enc = "rc4"
+			}
+			byTransport[[2]string{pc.Transport, enc}]++
+		}
+		for k, n := range byTransport {
+			metric(tc.transports, prometheus.GaugeValue, float64(n), k[0], k[1])
+		}
 		if s.Announcing {
 			metric(tc.announces, prometheus.CounterValue, float64(s.Tracker.Announced), "ok")
 			metric(tc.announces, prometheus.CounterValue, float64(s.Tracker.Failed), "failed")

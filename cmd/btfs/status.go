@@ -57,11 +57,25 @@ type mountStatus struct {
 }
 
 type peersStatus struct {
-	Connected  int `json:"connected"`
-	Seeders    int `json:"seeders"`
-	ChokingUs  int `json:"choking_us"`
-	ChokedByUs int `json:"choked_by_us"`
-	Known      int `json:"known"` // addresses heard of
+	Connected  int          `json:"connected"`
+	Seeders    int          `json:"seeders"`
+	ChokingUs  int          `json:"choking_us"`
+	ChokedByUs int          `json:"choked_by_us"`
+	Known      int          `json:"known"` // addresses heard of
+	TCP        int          `json:"tcp"`   // connected, by transport
+	UTP        int          `json:"utp"`
+	Encrypted  int          `json:"encrypted"` // connected over RC4 (MSE)
+	List       []peerStatus `json:"list"`      // every connected peer, by address
+}
+
+// peerStatus is one connected peer.
+type peerStatus struct {
+	Addr         string  `json:"addr"`
+	Transport    string  `json:"transport"` // "tcp" or "utp"
+	Encrypted    bool    `json:"encrypted"`
+	Incoming     bool    `json:"incoming"`
+	DownloadRate float64 `json:"download_rate"` // bytes/s
+	UploadRate   float64 `json:"upload_rate"`
 }
 
 type trackerStatus struct {
@@ -425,6 +439,10 @@ func printStatus(w io.Writer, st statusJSON, now time.Time) {
 		p := m.Peers
 		line("peers", "%d connected (%s); %d choking us, %d choked by us; %s known",
 			p.Connected, plural(p.Seeders, "seeder"), p.ChokingUs, p.ChokedByUs, plural(p.Known, "address"))
+		line("", "%d over TCP, %d over uTP; %d encrypted", p.TCP, p.UTP, p.Encrypted)
+		for _, pe := range p.List {
+			line("", "%s", peerLine(pe))
+		}
 		line("tracker", "%s", trackerLine(m.Tracker, now))
 		if m.Tracker != nil && m.Tracker.Error != "" {
 			line("", "last error: %s", m.Tracker.Error)

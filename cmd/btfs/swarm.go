@@ -27,7 +27,7 @@ func swarmFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-peers", Value: fetch.DefaultMaxPeers, Usage: "connections per torrent"},
 		&cli.StringFlag{Name: "max-download-rate", Value: "0", Usage: "download at most `SIZE` per second in all (1MiB, 500K; 0: no limit)"},
 		&cli.StringFlag{Name: "max-upload-rate", Value: "0", Usage: "upload at most `SIZE` per second in all (0: no limit)"},
-	}, dhtFlags()...)
+	}, append(transportFlags(), dhtFlags()...)...)
 }
 
 // swarmConfig is the part of a session's configuration that the flags
@@ -38,6 +38,11 @@ func swarmConfig(c *cli.Context, log *slog.Logger) (session.Config, error) {
 	if _, err := dhtBootstrap(c); err != nil {
 		return cfg, err
 	}
+	dial, err := peerDialer(c)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Dial = dial
 	for _, l := range []struct {
 		flag string
 		dst  **rate.Limiter
@@ -78,15 +83,20 @@ func listen(c *cli.Context, log *slog.Logger) (*fetch.Listener, error) {
 	if port < 0 || port > 65535 {
 		return nil, usagef(c, "--port %d is out of range", port)
 	}
-	ln, err := fetch.Listen(net.JoinHostPort(host, fmt.Sprint(port)), log)
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, fmt.Sprint(port)))
 	if errors.Is(err, syscall.EADDRINUSE) && !c.IsSet("port") {
 		log.Info("default port busy; using any free port", "port", port)
-		ln, err = fetch.Listen(net.JoinHostPort(host, "0"), log)
+		ln, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen for peers: %w", err)
 	}
-	return ln, nil
+	pl, err := peerListener(c, ln, log)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return pl, nil
 }
 
 // checkStorage verifies what st holds, with a progress bar.

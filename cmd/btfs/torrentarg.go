@@ -27,7 +27,11 @@ func metadataTimeoutFlag() cli.Flag {
 // port, within --metadata-timeout; node is the DHT's (or nil). On failure
 // the trackers that heard of us are told we are gone.
 func fetchMagnet(c *cli.Context, link magnet.Link, peerID wire.PeerID, port int, node *dht.Node, log *slog.Logger) (*metainfo.MetaInfo, *session.MagnetFetch, error) {
-	mf, err := session.NewMagnetFetch(link, peerID, port, node, log)
+	dial, err := peerDialer(c) // info has no --encryption: prefer
+	if err != nil {
+		return nil, nil, err
+	}
+	mf, err := session.NewMagnetFetch(link, peerID, port, node, dial, log)
 	if err != nil {
 		return nil, nil, err
 	}

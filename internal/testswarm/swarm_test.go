@@ -13,6 +13,7 @@ import (
 
 	"github.com/btfs/btfs/fetch"
 	"github.com/btfs/btfs/internal/leakcheck"
+	"github.com/btfs/btfs/metainfo"
 )
 
 func TestMain(m *testing.M) {
@@ -135,7 +136,7 @@ func TestNewcomerThatCannotDial(t *testing.T) {
 		Files: map[string]int64{"x.bin": 1 << 20}, PieceLength: 32 << 10, Logger: logger(t),
 		Config: func(c *fetch.Config) {
 			if c.WantAll { // leechers only
-				c.Dial = func(context.Context, netip.AddrPort) (net.Conn, error) {
+				c.Dial = func(context.Context, netip.AddrPort, metainfo.Hash) (net.Conn, error) {
 					return nil, errors.New("this node does not dial")
 				}
 			}
