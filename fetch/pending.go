@@ -13,7 +13,10 @@ import (
 //
 //   - At most maxPendingHandshakes connections handshake at once, and at
 //     most maxPendingPerIP of them from one IP: one host cannot hold more
-//     than a few.
+//     than a few. A new connection from an IP at its cap takes the slot of
+//     that IP's oldest: a host flooding silent connections turns over only
+//     its own slots, and an honest peer behind the same address (a NAT, or
+//     loopback) still gets its round trip.
 //   - When every slot is taken, a new connection (from an IP under its cap)
 //     takes the slot of the oldest pending connection of the IP holding the
 //     most: a flood from many hosts turns over its own slots, and an honest
@@ -54,16 +57,20 @@ func newPendingSet(max, perIP int) *pendingSet {
 }
 
 // admit takes nc into the set, closing the connection whose slot it takes
-// if the set is full; nil if nc's IP has all the slots it may have (the
-// caller closes nc).
+// if its IP is at its cap or the set is full. It never refuses nc; the
+// result is nil only if no slot may be had (a cap of zero).
 func (s *pendingSet) admit(nc net.Conn) *pendingConn {
 	ip := remoteIP(nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.byIP[ip]) >= s.perIP {
-		return nil
-	}
-	if s.n >= s.max {
+		if s.perIP == 0 {
+			return nil
+		}
+		victim := s.byIP[ip][0]
+		s.removeLocked(victim)
+		victim.nc.Close()
+	} else if s.n >= s.max {
 		var most netip.Addr
 		for a, cs := range s.byIP {
 			if !most.IsValid() || len(cs) > len(s.byIP[most]) {

@@ -40,9 +40,17 @@ func TestPendingSetRules(t *testing.T) {
 		}
 		busyConns = append(busyConns, pc)
 	}
-	if s.admit(accept(busy)) != nil {
-		t.Fatal("admitted a fourth connection from one IP; the cap is 3")
+	// At its cap, a fourth connection from the busy IP takes that IP's
+	// oldest slot: the IP still holds 3.
+	fourth := s.admit(accept(busy))
+	if fourth == nil || len(s.byIP[busy]) != 3 || s.byIP[busy][0] != busyConns[1] || s.n != 3 {
+		t.Fatalf("a connection past its IP's cap: %v, the IP holds %d, %d pending; want its own oldest slot taken", fourth, len(s.byIP[busy]), s.n)
 	}
+	if _, err := busyConns[0].nc.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the connection whose slot was taken is still open")
+	}
+	s.release(busyConns[0]) // its goroutine releases it too: no effect
+	busyConns = append(busyConns[1:], fourth)
 	q := s.admit(accept(quiet))
 	if q == nil || s.n != 4 {
 		t.Fatalf("admitted %v, %d pending; want the quiet IP's connection and 4", q, s.n)
@@ -57,7 +65,7 @@ func TestPendingSetRules(t *testing.T) {
 	if _, err := busyConns[0].nc.Read(make([]byte, 1)); err == nil {
 		t.Fatal("the connection whose slot was taken is still open")
 	}
-	s.release(busyConns[0]) // its goroutine releases it too: no effect
+	s.release(busyConns[0])
 	s.release(q)
 	if s.n != 3 || s.byIP[quiet] != nil {
 		t.Fatalf("after releases: %d pending, quiet IP %v; want 3 and none", s.n, s.byIP[quiet])
