@@ -134,12 +134,3 @@ func closeDHT(n *dht.Node) {
 		n.Close()
 	}
 }
-
-// withDHT returns base with the node as its DHT (none for a nil node: a
-// nil *dht.Node in the interface would not be nil).
-func withDHT(base fetch.Config, n *dht.Node) fetch.Config {
-	if n != nil {
-		base.DHT = n
-	}
-	return base
-}

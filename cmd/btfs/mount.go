@@ -42,7 +42,7 @@ func mountCommand() *cli.Command {
 			&cli.BoolFlag{Name: "wait-metadata", Usage: "for a magnet link: mount only once its metadata is in"},
 			metadataTimeoutFlag(),
 			metricsFlag(),
-		}, append(cacheFlags(), swarmFlags()...)...),
+		}, append(append(cacheFlags(), swarmFlags()...), parkFlags()...)...),
 		Action: runMount,
 	}
 }
@@ -55,7 +55,11 @@ func runMount(c *cli.Context) error {
 	if err != nil {
 		return usagef(c, "--readahead: %v", err)
 	}
-	if _, err := swarmConfig(c, logger(c)); err != nil {
+	cfg, err := swarmConfig(c, logger(c))
+	if err != nil {
+		return err
+	}
+	if err := parkConfig(c, &cfg); err != nil {
 		return err
 	}
 	if _, err := cacheSize(c); err != nil {

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/btfs/btfs/internal/testproc"
+	"github.com/btfs/btfs/internal/wait"
+)
+
+// --idle-timeout reaches the session: a torrent read and then left alone
+// parks (the tracker hears stopped, status says parked), and a new open
+// rejoins its swarm and reads exact bytes.
+func TestMountIdleTimeoutParks(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
+	}
+	lab := newLibraryLab(t, 1)
+	name := lab.names[0]
+	mnt := filepath.Join(lab.work, "mnt")
+	os.Mkdir(mnt, 0o755)
+	testproc.Start(t, lab.work, btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
+		"--cache-dir", filepath.Join(lab.work, "cache"), "--idle-timeout", "1s", "--max-active", "3", lab.torrent(name), mnt)
+	t.Cleanup(func() { btfs(t, "unmount", "--lazy", mnt) })
+	wait.For(t, "the mount", 20*time.Second, func() bool { _, err := os.Stat(filepath.Join(mnt, name)); return err == nil })
+	lab.check(t, mnt, name)
+	state := func() string {
+		code, out, _ := btfs(t, "status", "--json", mnt)
+		var st statusJSON
+		if code != exitOK || json.Unmarshal([]byte(out), &st) != nil || len(st.Mounts) != 1 {
+			return ""
+		}
+		return st.Mounts[0].State
+	}
+	wait.For(t, "the torrent to park", 20*time.Second, func() bool {
+		s, ok := trackerStats(lab.tracker)
+		return ok && s.Seeders == 1 && s.Leechers == 0 && state() == "parked"
+	})
+	f, err := os.Open(filepath.Join(mnt, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if st := state(); st != "active" {
+		t.Fatalf("state with a file open: %q, want active", st)
+	}
+	lab.check(t, mnt, name)
+}
+
+// libraryLab is a loopback tracker and one seeder process per torrent, each
+// torrent one file of random bytes.
+type libraryLab struct {
+	work, tracker string
+	names         []string
+	sums          map[string]string // sha1 hex by name
+	ports         map[string]int    // seeder port by name
+}
+
+func newLibraryLab(t *testing.T, n int) *libraryLab {
+	lab := &libraryLab{work: t.TempDir(), sums: map[string]string{}, ports: map[string]int{}}
+	work := lab.work
+	lab.tracker = fmt.Sprintf("127.0.0.1:%d", testproc.FreePort(t))
+	testproc.Start(t, work, btfsBin, "tracker", "--listen", lab.tracker, "--udp", "", "--interval", "1m")
+	waitListening(t, lab.tracker)
+	lab.names = []string{"alpha.bin", "bravo.bin", "charlie.bin", "delta.bin"}[:n]
+	for i, name := range lab.names {
+		dir := filepath.Join(work, fmt.Sprint("src", i))
+		os.Mkdir(dir, 0o755)
+		data := make([]byte, 700<<10+i*1111)
+		rand.Read(data)
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha1.Sum(data)
+		lab.sums[name] = hex.EncodeToString(sum[:])
+		if code, _, stderr := btfs(t, "create", "-t", "http://"+lab.tracker+"/announce", "-l", "64KiB", "-o", lab.torrent(name), filepath.Join(dir, name)); code != exitOK {
+			t.Fatalf("create: %s", stderr)
+		}
+		port := testproc.FreePort(t)
+		testproc.Start(t, work, btfsBin, "seed", "--no-dht", "--listen", "127.0.0.1", "--port", fmt.Sprint(port), "-d", dir, lab.torrent(name))
+		waitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
+		lab.ports[name] = port
+	}
+	return lab
+}
+
+func (lab *libraryLab) torrent(name string) string { return filepath.Join(lab.work, name+".torrent") }
+
+// check reads name through the mount at mnt and compares its bytes.
+func (lab *libraryLab) check(t *testing.T, mnt, name string) {
+	t.Helper()
+	if got := sha1File(t, filepath.Join(mnt, name)); got != lab.sums[name] {
+		t.Fatalf("%s through the mount: sha1 %s, want %s", name, got, lab.sums[name])
+	}
+}
