@@ -14,8 +14,8 @@ import (
 // runMount serves a mount command's request in the session process: the
 // mount lives until the command goes (ctx) or the kernel lets go of it.
 func (h *holder) runMount(ctx context.Context, req holderRequest, log *slog.Logger) error {
-	if len(req.Torrents) != 1 {
-		return fmt.Errorf("a mount shows one torrent, got %d", len(req.Torrents))
+	if req.isLibrary() {
+		return h.runLibraryMount(ctx, req, log)
 	}
 	if err := fs.CheckMountpoint(req.Mountpoint); err != nil {
 		return err

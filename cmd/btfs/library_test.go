@@ -13,6 +13,7 @@ import (
 
 	"github.com/btfs/btfs/internal/testproc"
 	"github.com/btfs/btfs/internal/wait"
+	"github.com/btfs/btfs/metainfo"
 )
 
 // --idle-timeout reaches the session: a torrent read and then left alone
@@ -98,5 +99,51 @@ func (lab *libraryLab) check(t *testing.T, mnt, name string) {
 	t.Helper()
 	if got := sha1File(t, filepath.Join(mnt, name)); got != lab.sums[name] {
 		t.Fatalf("%s through the mount: sha1 %s, want %s", name, got, lab.sums[name])
+	}
+}
+
+// btfs mount A B MAGNET DIR: three torrents in one mount, one a magnet link
+// (shown as a note until its metadata comes from its x.pe peer), each read
+// exactly; the root then holds the three and nothing else.
+func TestMountManyArguments(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
+	}
+	lab := newLibraryLab(t, 3)
+	mi, err := metainfo.Load(lab.torrent("charlie.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := fmt.Sprintf("magnet:?xt=urn:btih:%s&dn=charlie.bin&x.pe=127.0.0.1:%d", mi.InfoHash, lab.ports["charlie.bin"])
+	mnt := filepath.Join(lab.work, "mnt")
+	os.Mkdir(mnt, 0o755)
+	mount := testproc.Start(t, lab.work, btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
+		"--cache-dir", filepath.Join(lab.work, "cache"), lab.torrent("alpha.bin"), lab.torrent("bravo.bin"), link, mnt)
+	t.Cleanup(func() { btfs(t, "unmount", "--lazy", mnt) })
+	wait.For(t, "the three torrents", 20*time.Second, func() bool {
+		for _, n := range lab.names {
+			if fi, err := os.Stat(filepath.Join(mnt, n)); err != nil || fi.Size() < 700<<10 { // not the magnet link's note
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range lab.names {
+		lab.check(t, mnt, n)
+	}
+	entries, err := os.ReadDir(mnt)
+	if err != nil || len(entries) != len(lab.names) {
+		t.Fatalf("the mount's root: %v, %v; want the three torrents alone", entries, err)
+	}
+	code, out, stderr := btfs(t, "status", "--json", mnt)
+	var st statusJSON
+	if err := json.Unmarshal([]byte(out), &st); code != exitOK || err != nil || len(st.Mounts) != 3 || len(st.Mountpoints) != 1 {
+		t.Fatalf("status --json: exit %d, %v: %s %s", code, err, out, stderr)
+	}
+	if code, _, stderr := btfs(t, "unmount", mnt); code != exitOK {
+		t.Fatalf("unmount: %s", stderr)
+	}
+	if err := mount.Wait(t, 20*time.Second); err != nil {
+		t.Fatalf("mount exited with %v:\n%s", err, mount.Output())
 	}
 }

@@ -12,10 +12,12 @@ import (
 func mountCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "mount",
-		Usage:     "show a torrent's files as a read-only directory",
-		ArgsUsage: "FILE.torrent|MAGNET MOUNTPOINT",
-		Description: "Mounts the torrent at MOUNTPOINT (an existing directory). A multi-file torrent shows as a\n" +
-			"directory named after it, a single-file torrent as its one file. Reading any byte range fetches\n" +
+		Usage:     "show torrents' files as a read-only directory",
+		ArgsUsage: "FILE.torrent|MAGNET... MOUNTPOINT",
+		Description: "Mounts the torrents at MOUNTPOINT (an existing directory). A multi-file torrent shows as a\n" +
+			"directory named after it, a single-file torrent as its one file; with several torrents, each\n" +
+			"one's entry sits at the mount's root (a clash of names gets a tag from the info-hash, stable\n" +
+			"across remounts). Reading any byte range fetches\n" +
 			"exactly the pieces it needs from the swarm, first, with readahead for sequential readers;\n" +
 			"every piece is verified against its SHA-1 before a byte of it is returned, kept in the cache,\n" +
 			"and seeded back. Runs in the foreground until SIGINT/SIGTERM or 'btfs unmount MOUNTPOINT'.\n\n" +
@@ -48,8 +50,8 @@ func mountCommand() *cli.Command {
 }
 
 func runMount(c *cli.Context) error {
-	if c.NArg() != 2 {
-		return usagef(c, "mount needs FILE.torrent (or MAGNET) and MOUNTPOINT, got %d arguments", c.NArg())
+	if c.NArg() < 2 {
+		return usagef(c, "mount needs FILE.torrent (or MAGNET)... and MOUNTPOINT, got %d arguments", c.NArg())
 	}
 	readahead, err := bytesize.Parse(c.String("readahead"))
 	if err != nil {
@@ -65,15 +67,18 @@ func runMount(c *cli.Context) error {
 	if _, err := cacheSize(c); err != nil {
 		return err
 	}
-	if _, _, err := loadTorrentArg(c.Args().Get(0)); err != nil {
-		return err
+	args := c.Args().Slice()
+	torrents, mountpoint := args[:len(args)-1], args[len(args)-1]
+	for _, a := range torrents { // a bad argument is reported here, before the session
+		if _, _, err := loadTorrentArg(a); err != nil {
+			return err
+		}
 	}
-	mountpoint := c.Args().Get(1)
 	if err := fs.CheckMountpoint(mountpoint); err != nil { // before any slow start-up work
 		return err
 	}
 	return runHolderClient(c, holderRequest{
-		Op: "mount", Torrents: absPaths(c.Args().Slice()[:1]), Mountpoint: absPath(mountpoint), Metrics: c.String("metrics"),
+		Op: "mount", Torrents: absPaths(torrents), Mountpoint: absPath(mountpoint), Metrics: c.String("metrics"),
 		Readahead: readahead, ReadTimeout: c.Duration("read-timeout"), Prefetch: c.Bool("prefetch"),
 		AllowOther: c.Bool("allow-other"), DebugFUSE: c.Bool("debug-fuse"),
 		WaitMetadata: c.Bool("wait-metadata"), MetadataTimeout: c.Duration("metadata-timeout"),

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/btfs/btfs/fs"
+	"github.com/btfs/btfs/session"
+)
+
+// isLibrary reports whether a mount request is a library mount (many
+// torrents, or a watched directory, each torrent's root entry at the
+// mount's root) rather than the mount of one torrent.
+func (r holderRequest) isLibrary() bool { return len(r.Torrents) != 1 || r.Watch != "" }
+
+// runLibraryMount serves a library mount in the session process: an empty
+// fs.Library is mounted at once, then its torrents are added (a magnet
+// link's shown as a note until its metadata comes). The mount lives until
+// the command goes (ctx) or the kernel lets go of it.
+func (h *holder) runLibraryMount(ctx context.Context, req holderRequest, log *slog.Logger) error {
+	if err := fs.CheckMountpoint(req.Mountpoint); err != nil {
+		return err
+	}
+	var specs []session.Spec
+	for _, arg := range req.Torrents {
+		mi, link, err := session.LoadTorrentArg(arg)
+		if err != nil {
+			return err
+		}
+		specs = append(specs, session.Spec{MetaInfo: mi, Magnet: link, WantAll: req.Prefetch,
+			MetadataTimeout: req.MetadataTimeout, Logger: log})
+	}
+	if req.WaitMetadata {
+		for i, spec := range specs {
+			if spec.Magnet == nil {
+				continue
+			}
+			mi, err := h.waitMetadata(ctx, spec)
+			if err != nil {
+				return err
+			}
+			specs[i].MetaInfo = mi
+		}
+	}
+	opts := fs.Options{ReadTimeout: req.ReadTimeout, AllowOther: req.AllowOther, Logger: log, Debug: req.DebugFUSE,
+		OnRead: func(d time.Duration, _ int, _ error) { h.reads.Observe(d.Seconds()) }}
+	lib, err := fs.MountLibrary(req.Mountpoint, opts)
+	if err != nil {
+		return err
+	}
+	m := h.sess.Mount(lib, req.Mountpoint, fitReadahead(req.Readahead, h.sess.Cache(), log))
+	defer m.Close()
+	lm := &libraryMount{m: m, log: log}
+	for _, spec := range specs {
+		if err := lm.add(ctx, spec); err != nil {
+			h.unmount(m, log)
+			return err
+		}
+	}
+	view := &mountView{m: m, pid: req.PID, cache: h.sess.Cache(), cacheDir: h.cacheDir}
+	if ctl, err := startControl(runtimeDir(), req.Mountpoint, view, log); err != nil {
+		log.Warn("btfs status will not show this mount", "err", err)
+	} else {
+		defer ctl.Close()
+	}
+	log.Info("mounted", "mountpoint", req.Mountpoint, "torrents", len(specs), "port", h.sess.Port())
+	for {
+		select {
+		case err := <-m.Failed(): // one magnet link's: the others stay
+			log.Error("a magnet link's metadata never came; its note stays until it is removed", "err", err)
+		case <-ctx.Done():
+			h.unmount(m, log)
+			log.Info("unmounted", "mountpoint", req.Mountpoint)
+			return nil
+		case <-m.Unmounted(): // umount, fusermount3 -u or btfs unmount
+			log.Info("unmounted", "mountpoint", req.Mountpoint)
+			return nil
+		}
+	}
+}
+
+// libraryMount adds torrents to a library mount and says so in its log.
+type libraryMount struct {
+	m   *session.Mount
+	log *slog.Logger
+}
+
+// add shows one torrent (a .torrent's at once, a magnet link's as a note
+// until its metadata comes).
+func (lm *libraryMount) add(ctx context.Context, spec session.Spec) error {
+	t, err := lm.m.Add(ctx, spec, func(t *session.Torrent) {
+		mi := t.MetaInfo()
+		lm.log.Info("torrent shown", "name", mi.Info.Name, "info_hash", mi.InfoHash,
+			"have", fmt.Sprintf("%d/%d pieces", t.Have().Count(), mi.Info.NumPieces()))
+	})
+	if err != nil {
+		return err
+	}
+	if t.MetaInfo() == nil {
+		lm.log.Info("torrent added; fetching its metadata", "name", t.Name(), "info_hash", t.Key())
+	}
+	return nil
+}
