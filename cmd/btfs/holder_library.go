@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/btfs/btfs/fs"
 	"github.com/btfs/btfs/session"
+	"github.com/btfs/btfs/watchdir"
 )
 
 // isLibrary reports whether a mount request is a library mount (many
@@ -44,6 +46,13 @@ func (h *holder) runLibraryMount(ctx context.Context, req holderRequest, log *sl
 			specs[i].MetaInfo = mi
 		}
 	}
+	var watcher *watchdir.Watcher
+	if req.Watch != "" {
+		var err error
+		if watcher, err = watchdir.New(req.Watch, watchdir.Options{}); err != nil {
+			return err
+		}
+	}
 	opts := fs.Options{ReadTimeout: req.ReadTimeout, AllowOther: req.AllowOther, Logger: log, Debug: req.DebugFUSE,
 		OnRead: func(d time.Duration, _ int, _ error) { h.reads.Observe(d.Seconds()) }}
 	lib, err := fs.MountLibrary(req.Mountpoint, opts)
@@ -65,9 +74,21 @@ func (h *holder) runLibraryMount(ctx context.Context, req holderRequest, log *sl
 	} else {
 		defer ctl.Close()
 	}
-	log.Info("mounted", "mountpoint", req.Mountpoint, "torrents", len(specs), "port", h.sess.Port())
+	watchErr := make(chan error, 1)
+	if watcher != nil {
+		wctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer func() { cancel(); wg.Wait() }() // before m.Close
+		base := session.Spec{WantAll: req.Prefetch, MetadataTimeout: req.MetadataTimeout, Logger: log}
+		wg.Go(func() { watchErr <- lm.watch(wctx, watcher, base) })
+	}
+	log.Info("mounted", "mountpoint", req.Mountpoint, "torrents", len(specs), "watch", req.Watch, "port", h.sess.Port())
 	for {
 		select {
+		case err := <-watchErr:
+			if err != nil && ctx.Err() == nil {
+				log.Error("the watched directory cannot be followed; the torrents shown stay", "err", err)
+			}
 		case err := <-m.Failed(): // one magnet link's: the others stay
 			log.Error("a magnet link's metadata never came; its note stays until it is removed", "err", err)
 		case <-ctx.Done():
@@ -102,4 +123,35 @@ func (lm *libraryMount) add(ctx context.Context, spec session.Spec) error {
 		lm.log.Info("torrent added; fetching its metadata", "name", t.Name(), "info_hash", t.Key())
 	}
 	return nil
+}
+
+// watch follows a watched directory until ctx ends: each file's torrent is
+// added, and removed with the file. base is the request's settings.
+func (lm *libraryMount) watch(ctx context.Context, w *watchdir.Watcher, base session.Spec) error {
+	files := map[string]string{} // file name: torrent key
+	return w.Run(ctx, func(ev watchdir.Event) {
+		switch ev.Op {
+		case watchdir.Add:
+			spec := base
+			spec.MetaInfo, spec.Magnet = ev.Torrent, ev.Magnet
+			if err := lm.add(ctx, spec); err != nil {
+				lm.log.Error("cannot add the torrent", "file", ev.Key, "err", err)
+				return
+			}
+			files[ev.Key] = ev.InfoHash().String()
+		case watchdir.Remove:
+			if key, ok := files[ev.Key]; ok {
+				delete(files, ev.Key)
+				if err := lm.m.Remove(key); err != nil {
+					lm.log.Warn("cannot remove the torrent", "file", ev.Key, "err", err)
+				} else {
+					lm.log.Info("torrent removed", "file", ev.Key, "info_hash", key)
+				}
+			}
+		case watchdir.Error:
+			lm.log.Warn("watched file unusable", "file", ev.Key, "err", ev.Err)
+		case watchdir.Ready:
+			lm.log.Info("watched directory scanned", "dir", w.Dir())
+		}
+	})
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +147,79 @@ func TestMountManyArguments(t *testing.T) {
 	}
 	if err := mount.Wait(t, 20*time.Second); err != nil {
 		t.Fatalf("mount exited with %v:\n%s", err, mount.Output())
+	}
+}
+
+// A library mount from a watched directory: three torrents from three
+// seeders read exactly; a fourth copied in appears; one whose file is
+// deleted disappears while an open handle keeps reading it; btfs status
+// lists every torrent.
+func TestLibraryWatch(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
+	}
+	lab := newLibraryLab(t, 4)
+	names := lab.names
+	watch := filepath.Join(lab.work, "watch")
+	os.Mkdir(watch, 0o755)
+	for _, name := range names[:3] {
+		copyFile(t, lab.torrent(name), filepath.Join(watch, name+".torrent"))
+	}
+	mnt := filepath.Join(lab.work, "mnt")
+	os.Mkdir(mnt, 0o755)
+	mount := testproc.Start(t, lab.work, btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
+		"--cache-dir", filepath.Join(lab.work, "cache"), "--watch", watch, mnt)
+	t.Cleanup(func() { btfs(t, "unmount", "--lazy", mnt) })
+	shown := func(name string) bool { _, err := os.Stat(filepath.Join(mnt, name)); return err == nil }
+	wait.For(t, "the three torrents", 20*time.Second, func() bool { return shown(names[0]) && shown(names[1]) && shown(names[2]) })
+	for _, n := range names[:3] {
+		lab.check(t, mnt, n)
+	}
+
+	copyFile(t, lab.torrent(names[3]), filepath.Join(watch, names[3]+".torrent"))
+	wait.For(t, "the fourth torrent", 10*time.Second, func() bool { return shown(names[3]) })
+	lab.check(t, mnt, names[3])
+
+	code, out, stderr := btfs(t, "status", "--json", mnt)
+	var st statusJSON
+	if err := json.Unmarshal([]byte(out), &st); code != exitOK || err != nil || len(st.Mounts) != 4 {
+		t.Fatalf("status --json: exit %d, %v: %s %s", code, err, out, stderr)
+	}
+	if code, out, _ := btfs(t, "status", mnt); code != exitOK || !strings.Contains(out, "4 torrents") || !strings.Contains(out, names[3]) {
+		t.Fatalf("status:\n%s", out)
+	}
+
+	// Deleted while open: gone from the tree, the handle reads on.
+	f, err := os.Open(filepath.Join(mnt, names[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	os.Remove(filepath.Join(watch, names[0]+".torrent"))
+	wait.For(t, names[0]+" to go", 10*time.Second, func() bool { return !shown(names[0]) })
+	h := sha1.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatalf("reading a removed torrent's open file: %v", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != lab.sums[names[0]] {
+		t.Fatalf("removed torrent's open file: sha1 %s, want %s", got, lab.sums[names[0]])
+	}
+	f.Close()
+	if code, _, stderr := btfs(t, "unmount", mnt); code != exitOK {
+		t.Fatalf("unmount: %s", stderr)
+	}
+	if err := mount.Wait(t, 20*time.Second); err != nil {
+		t.Fatalf("mount exited with %v:\n%s", err, mount.Output())
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

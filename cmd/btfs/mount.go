@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"time"
 
 	"github.com/btfs/btfs/fs"
@@ -42,6 +43,7 @@ func mountCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: needs user_allow_other)"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE request"},
 			&cli.BoolFlag{Name: "wait-metadata", Usage: "for a magnet link: mount only once its metadata is in"},
+			&cli.StringFlag{Name: "watch", Usage: "also show every .torrent file, and every .magnet file holding a link, of `DIR`, as files come and go"},
 			metadataTimeoutFlag(),
 			metricsFlag(),
 		}, append(append(cacheFlags(), swarmFlags()...), parkFlags()...)...),
@@ -50,7 +52,11 @@ func mountCommand() *cli.Command {
 }
 
 func runMount(c *cli.Context) error {
-	if c.NArg() < 2 {
+	watch := c.String("watch")
+	switch {
+	case watch != "" && c.NArg() < 1:
+		return usagef(c, "mount --watch DIR needs the MOUNTPOINT")
+	case watch == "" && c.NArg() < 2:
 		return usagef(c, "mount needs FILE.torrent (or MAGNET)... and MOUNTPOINT, got %d arguments", c.NArg())
 	}
 	readahead, err := bytesize.Parse(c.String("readahead"))
@@ -74,6 +80,12 @@ func runMount(c *cli.Context) error {
 			return err
 		}
 	}
+	if watch != "" {
+		if fi, err := os.Stat(watch); err != nil || !fi.IsDir() {
+			return usagef(c, "--watch %s: not a directory", watch)
+		}
+		watch = absPath(watch)
+	}
 	if err := fs.CheckMountpoint(mountpoint); err != nil { // before any slow start-up work
 		return err
 	}
@@ -81,7 +93,7 @@ func runMount(c *cli.Context) error {
 		Op: "mount", Torrents: absPaths(torrents), Mountpoint: absPath(mountpoint), Metrics: c.String("metrics"),
 		Readahead: readahead, ReadTimeout: c.Duration("read-timeout"), Prefetch: c.Bool("prefetch"),
 		AllowOther: c.Bool("allow-other"), DebugFUSE: c.Bool("debug-fuse"),
-		WaitMetadata: c.Bool("wait-metadata"), MetadataTimeout: c.Duration("metadata-timeout"),
+		WaitMetadata: c.Bool("wait-metadata"), MetadataTimeout: c.Duration("metadata-timeout"), Watch: watch,
 	})
 }
 
