@@ -61,15 +61,16 @@ func (h *holder) runLibraryMount(ctx context.Context, req holderRequest, log *sl
 	}
 	m := h.sess.Mount(lib, req.Mountpoint, fitReadahead(req.Readahead, h.sess.Cache(), log))
 	defer m.Close()
-	lm := &libraryMount{m: m, log: log}
+	lm := &libraryMount{ctx: ctx, m: m, log: log, base: session.Spec{WantAll: req.Prefetch,
+		MetadataTimeout: req.MetadataTimeout, Logger: log}}
 	for _, spec := range specs {
-		if err := lm.add(ctx, spec); err != nil {
+		if _, err := lm.add(spec); err != nil {
 			h.unmount(m, log)
 			return err
 		}
 	}
 	view := &mountView{m: m, pid: req.PID, cache: h.sess.Cache(), cacheDir: h.cacheDir}
-	if ctl, err := startControl(runtimeDir(), req.Mountpoint, view, log); err != nil {
+	if ctl, err := startControl(runtimeDir(), req.Mountpoint, controlHandler(view, lm), log); err != nil {
 		log.Warn("btfs status will not show this mount", "err", err)
 	} else {
 		defer ctl.Close()
@@ -79,8 +80,7 @@ func (h *holder) runLibraryMount(ctx context.Context, req holderRequest, log *sl
 		wctx, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		defer func() { cancel(); wg.Wait() }() // before m.Close
-		base := session.Spec{WantAll: req.Prefetch, MetadataTimeout: req.MetadataTimeout, Logger: log}
-		wg.Go(func() { watchErr <- lm.watch(wctx, watcher, base) })
+		wg.Go(func() { watchErr <- lm.watch(wctx, watcher) })
 	}
 	log.Info("mounted", "mountpoint", req.Mountpoint, "torrents", len(specs), "watch", req.Watch, "port", h.sess.Port())
 	for {
@@ -102,39 +102,42 @@ func (h *holder) runLibraryMount(ctx context.Context, req holderRequest, log *sl
 	}
 }
 
-// libraryMount adds torrents to a library mount and says so in its log.
+// libraryMount adds torrents to a library mount (from its arguments, its
+// watched directory, btfs add) and says so in its log.
 type libraryMount struct {
-	m   *session.Mount
-	log *slog.Logger
+	ctx  context.Context // the mount's: its torrents' activations run under it
+	m    *session.Mount
+	log  *slog.Logger
+	base session.Spec // the request's settings, for every torrent added
 }
 
 // add shows one torrent (a .torrent's at once, a magnet link's as a note
 // until its metadata comes).
-func (lm *libraryMount) add(ctx context.Context, spec session.Spec) error {
-	t, err := lm.m.Add(ctx, spec, func(t *session.Torrent) {
+func (lm *libraryMount) add(spec session.Spec) (*session.Torrent, error) {
+	t, err := lm.m.Add(lm.ctx, spec, func(t *session.Torrent) {
 		mi := t.MetaInfo()
 		lm.log.Info("torrent shown", "name", mi.Info.Name, "info_hash", mi.InfoHash,
 			"have", fmt.Sprintf("%d/%d pieces", t.Have().Count(), mi.Info.NumPieces()))
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if t.MetaInfo() == nil {
 		lm.log.Info("torrent added; fetching its metadata", "name", t.Name(), "info_hash", t.Key())
 	}
-	return nil
+	return t, nil
 }
 
 // watch follows a watched directory until ctx ends: each file's torrent is
-// added, and removed with the file. base is the request's settings.
-func (lm *libraryMount) watch(ctx context.Context, w *watchdir.Watcher, base session.Spec) error {
+// added, and removed with the file.
+func (lm *libraryMount) watch(ctx context.Context, w *watchdir.Watcher) error {
 	files := map[string]string{} // file name: torrent key
 	return w.Run(ctx, func(ev watchdir.Event) {
 		switch ev.Op {
 		case watchdir.Add:
-			spec := base
+			spec := lm.base
 			spec.MetaInfo, spec.Magnet = ev.Torrent, ev.Magnet
-			if err := lm.add(ctx, spec); err != nil {
+			if _, err := lm.add(spec); err != nil {
 				lm.log.Error("cannot add the torrent", "file", ev.Key, "err", err)
 				return
 			}

@@ -48,7 +48,7 @@ func (h *holder) runMount(ctx context.Context, req holderRequest, log *slog.Logg
 	}()
 	serveStatus := func() { // once the kernel has the mount
 		view := &mountView{m: m, pid: req.PID, cache: h.sess.Cache(), cacheDir: h.cacheDir}
-		if ctl, err = startControl(runtimeDir(), req.Mountpoint, view, log); err != nil {
+		if ctl, err = startControl(runtimeDir(), req.Mountpoint, controlHandler(view, nil), log); err != nil {
 			log.Warn("btfs status will not show this mount", "err", err)
 		}
 	}

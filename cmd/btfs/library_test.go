@@ -223,3 +223,56 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// btfs add and btfs remove change a running library mount: a removed
+// torrent is gone from the tree at once (by name or by info-hash), an added
+// one is shown and read exactly; an unknown name is an error.
+func TestLibraryAddRemove(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse on this machine: FUSE mounts cannot be tested here")
+	}
+	lab := newLibraryLab(t, 3)
+	names := lab.names
+	mnt := filepath.Join(lab.work, "mnt")
+	os.Mkdir(mnt, 0o755)
+	mount := testproc.Start(t, lab.work, btfsBin, "mount", "--no-dht", "--listen", "127.0.0.1", "--port", "0",
+		"--cache-dir", filepath.Join(lab.work, "cache"), lab.torrent(names[0]), lab.torrent(names[1]), mnt)
+	t.Cleanup(func() { btfs(t, "unmount", "--lazy", mnt) })
+	shown := func(name string) bool { _, err := os.Stat(filepath.Join(mnt, name)); return err == nil }
+	wait.For(t, "the two torrents", 20*time.Second, func() bool { return shown(names[0]) && shown(names[1]) })
+	wait.For(t, "the control socket", 10*time.Second, func() bool { code, _, _ := btfs(t, "status", mnt); return code == exitOK })
+
+	if code, out, stderr := btfs(t, "remove", mnt, names[1]); code != exitOK || !strings.Contains(out, "removed "+names[1]) {
+		t.Fatalf("remove: exit %d: %s %s", code, out, stderr)
+	}
+	if shown(names[1]) {
+		t.Fatalf("%s still shown after btfs remove", names[1])
+	}
+	if code, out, stderr := btfs(t, "add", mnt, lab.torrent(names[2])); code != exitOK || !strings.Contains(out, "added "+names[2]) {
+		t.Fatalf("add: exit %d: %s %s", code, out, stderr)
+	}
+	lab.check(t, mnt, names[2])
+	if code, _, stderr := btfs(t, "add", mnt, lab.torrent(names[2])); code == exitOK || !strings.Contains(stderr, "already") {
+		t.Fatalf("a second add of one torrent: exit %d: %s", code, stderr)
+	}
+	mi, err := metainfo.Load(lab.torrent(names[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := btfs(t, "remove", mnt, mi.InfoHash.String()); code != exitOK || shown(names[0]) {
+		t.Fatalf("remove by info-hash: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := btfs(t, "remove", mnt, "no-such-torrent"); code == exitOK || !strings.Contains(stderr, "no torrent") {
+		t.Fatalf("remove of an unknown name: exit %d: %s", code, stderr)
+	}
+	entries, err := os.ReadDir(mnt)
+	if err != nil || len(entries) != 1 || entries[0].Name() != names[2] {
+		t.Fatalf("the mount's root: %v, %v; want %s alone", entries, err, names[2])
+	}
+	if code, _, stderr := btfs(t, "unmount", mnt); code != exitOK {
+		t.Fatalf("unmount: %s", stderr)
+	}
+	if err := mount.Wait(t, 20*time.Second); err != nil {
+		t.Fatalf("mount exited with %v:\n%s", err, mount.Output())
+	}
+}
