@@ -16,10 +16,12 @@ func mountCommand() *cli.Command {
 		Usage:     "show torrents' files as a read-only directory",
 		ArgsUsage: "FILE.torrent|MAGNET... MOUNTPOINT",
 		Description: "Mounts the torrents at MOUNTPOINT (an existing directory). A multi-file torrent shows as a\n" +
-			"directory named after it, a single-file torrent as its one file; with several torrents, each\n" +
-			"one's entry sits at the mount's root (a clash of names gets a tag from the info-hash, stable\n" +
-			"across remounts). Reading any byte range fetches\n" +
-			"exactly the pieces it needs from the swarm, first, with readahead for sequential readers;\n" +
+			"directory named after it, a single-file torrent as its one file. With several torrents, or with\n" +
+			"--watch DIR (every .torrent and .magnet file of DIR, followed as files come and go), the mount is\n" +
+			"a library: each torrent's entry sits at its root (a clash of names gets a tag from the info-hash),\n" +
+			"and 'btfs add' and 'btfs remove' change it while mounted. A torrent idle for --idle-timeout\n" +
+			"leaves its swarm until one of its files is opened. Reading any byte range fetches exactly the\n" +
+			"pieces it needs from the swarm, first, with readahead for sequential readers;\n" +
 			"every piece is verified against its SHA-1 before a byte of it is returned, kept in the cache,\n" +
 			"and seeded back. Runs in the foreground until SIGINT/SIGTERM or 'btfs unmount MOUNTPOINT'.\n\n" +
 			"Mounts that use one cache directory share it: the first starts a background 'btfs session'\n" +
