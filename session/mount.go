@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,16 +35,17 @@ type Mount struct {
 	unmounted  chan struct{} // closed when the library's Wait returns
 	failed     chan error    // a magnet link's metadata never came
 
-	mu   sync.Mutex // guards keys
-	keys []string   // the torrents shown, in the order added
-	wg   sync.WaitGroup
+	mu    sync.Mutex        // guards keys, shown
+	keys  []string          // the torrents shown, in the order added
+	shown map[string]string // the name each key's entry is shown under
+	wg    sync.WaitGroup
 }
 
 // Mount serves lib (mounted at mountpoint) from the session; readahead is
 // the largest per open file.
 func (s *Session) Mount(lib Library, mountpoint string, readahead int64) *Mount {
 	m := &Mount{sess: s, lib: lib, mountpoint: mountpoint, readahead: readahead, started: time.Now(),
-		unmounted: make(chan struct{}), failed: make(chan error, 1)}
+		unmounted: make(chan struct{}), failed: make(chan error, 1), shown: map[string]string{}}
 	go func() { lib.Wait(); close(m.unmounted) }()
 	return m
 }
@@ -74,21 +76,23 @@ func (m *Mount) Add(ctx context.Context, spec Spec, onReady func(*Torrent)) (*To
 		return nil, err
 	}
 	if mi := t.MetaInfo(); mi != nil {
-		if _, err := m.lib.Add(t.key, mi.Info.Name, &mi.Info, t.Source(m.readahead)); err != nil {
+		shown, err := m.lib.Add(t.key, mi.Info.Name, &mi.Info, t.Source(m.readahead))
+		if err != nil {
 			m.sess.Remove(t.key)
 			return nil, err
 		}
-		m.added(t.key)
+		m.added(t.key, shown)
 		if onReady != nil {
 			onReady(t)
 		}
 		return t, nil
 	}
-	if _, err := m.lib.AddPending(t.key, t.Name(), pendingNote(*spec.Magnet)); err != nil {
+	shown, err := m.lib.AddPending(t.key, t.Name(), pendingNote(*spec.Magnet))
+	if err != nil {
 		m.sess.Remove(t.key)
 		return nil, err
 	}
-	m.added(t.key)
+	m.added(t.key, shown)
 	m.wg.Go(func() {
 		select {
 		case <-t.Ready():
@@ -110,6 +114,11 @@ func (m *Mount) Add(ctx context.Context, spec Spec, onReady func(*Torrent)) (*To
 			}
 			return
 		}
+		m.mu.Lock()
+		if _, ok := m.shown[t.key]; ok {
+			m.shown[t.key] = mi.Info.Name
+		}
+		m.mu.Unlock()
 		if onReady != nil {
 			onReady(t)
 		}
@@ -117,10 +126,31 @@ func (m *Mount) Add(ctx context.Context, spec Spec, onReady func(*Torrent)) (*To
 	return t, nil
 }
 
-func (m *Mount) added(key string) {
+func (m *Mount) added(key, shown string) {
 	m.mu.Lock()
 	m.keys = append(m.keys, key)
+	m.shown[key] = shown
 	m.mu.Unlock()
+}
+
+// Shown is the name the torrent key is shown under ("" if it is not).
+func (m *Mount) Shown(key string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.shown[key]
+}
+
+// Find returns the key of the torrent shown under name, or whose info-hash
+// (in hex, any case) it is.
+func (m *Mount) Find(nameOrHash string) (string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, shown := range m.shown {
+		if shown == nameOrHash || strings.EqualFold(key, nameOrHash) {
+			return key, true
+		}
+	}
+	return "", false
 }
 
 // Torrents returns the mount's torrents, the active ones first.
@@ -152,6 +182,7 @@ func (m *Mount) Remove(key string) error {
 		return fmt.Errorf("session: no torrent %s in %s", key, m.mountpoint)
 	}
 	m.keys = append(m.keys[:i], m.keys[i+1:]...)
+	delete(m.shown, key)
 	m.mu.Unlock()
 	err := m.lib.Remove(key)
 	m.sess.Remove(key)
@@ -178,6 +209,7 @@ func (m *Mount) Close() {
 	m.mu.Lock()
 	keys := m.keys
 	m.keys = nil
+	clear(m.shown)
 	m.mu.Unlock()
 	for _, k := range keys {
 		m.sess.Remove(k)

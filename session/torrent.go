@@ -290,11 +290,12 @@ func (t *Torrent) startLocked() {
 // Park leaves the swarm: the engine stops (connections closed, "stopped"
 // announced), keeping the peers it knew for the next activation. It does
 // nothing and returns false while a reader is open, or for a torrent with
-// storage of its own or one that seeds (Spec.Seed).
+// storage of its own, one that seeds (Spec.Seed) or one that downloads
+// everything (Spec.WantAll: mount --prefetch).
 func (t *Torrent) Park() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.engine == nil || t.readers > 0 || t.spec.Storage != nil || t.spec.Seed {
+	if t.engine == nil || t.readers > 0 || t.spec.Storage != nil || t.spec.Seed || t.spec.WantAll {
 		return false
 	}
 	t.parkLocked()

@@ -38,7 +38,7 @@ func sessionCommand() *cli.Command {
 		Usage:  "hold a cache for the mounts and seeds that use it (they start it)",
 		Description: "Started in the background by 'btfs mount' and 'btfs seed --from-cache' when no session holds\n" +
 			"their cache; serves their requests and exits when the last of them has gone.",
-		Flags:  append(cacheFlags(), swarmFlags()...),
+		Flags:  append(append(cacheFlags(), swarmFlags()...), parkFlags()...),
 		Action: runHolder,
 	}
 }
@@ -79,6 +79,9 @@ func serveHolder(c *cli.Context, ready func()) error {
 	log := logger(c)
 	base, err := swarmConfig(c, log)
 	if err != nil {
+		return err
+	}
+	if err := parkConfig(c, &base); err != nil {
 		return err
 	}
 	cc, err := openCacheWaiting(c)

@@ -32,7 +32,7 @@ const (
 // holderFlags are passed on to a session the command starts: every flag
 // of the process as a whole, when the command sets it.
 var holderFlags = []string{"cache-size", "port", "listen", "max-peers", "max-download-rate", "max-upload-rate",
-	"no-dht", "dht-bootstrap", "encryption"}
+	"no-dht", "dht-bootstrap", "encryption", "idle-timeout", "max-active"}
 
 // runHolderClient sends req to the session holding --cache-dir (started
 // if none runs), prints what it sends back and returns once the request

@@ -14,8 +14,8 @@ import (
 // runMount serves a mount command's request in the session process: the
 // mount lives until the command goes (ctx) or the kernel lets go of it.
 func (h *holder) runMount(ctx context.Context, req holderRequest, log *slog.Logger) error {
-	if len(req.Torrents) != 1 {
-		return fmt.Errorf("a mount shows one torrent, got %d", len(req.Torrents))
+	if req.isLibrary() {
+		return h.runLibraryMount(ctx, req, log)
 	}
 	if err := fs.CheckMountpoint(req.Mountpoint); err != nil {
 		return err
@@ -48,7 +48,7 @@ func (h *holder) runMount(ctx context.Context, req holderRequest, log *slog.Logg
 	}()
 	serveStatus := func() { // once the kernel has the mount
 		view := &mountView{m: m, pid: req.PID, cache: h.sess.Cache(), cacheDir: h.cacheDir}
-		if ctl, err = startControl(runtimeDir(), req.Mountpoint, view, log); err != nil {
+		if ctl, err = startControl(runtimeDir(), req.Mountpoint, controlHandler(view, nil), log); err != nil {
 			log.Warn("btfs status will not show this mount", "err", err)
 		}
 	}

@@ -58,6 +58,8 @@ type holderRequest struct {
 	DebugFUSE       bool          `json:"debug_fuse,omitempty"`
 	WaitMetadata    bool          `json:"wait_metadata,omitempty"`
 	MetadataTimeout time.Duration `json:"metadata_timeout,omitempty"`
+	// Watch is a directory whose .torrent and .magnet files the mount shows.
+	Watch string `json:"watch,omitempty"`
 }
 
 // holderMsg is one line from the session to a command.

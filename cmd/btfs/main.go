@@ -97,6 +97,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			trackerCommand(),
 			mountCommand(),
 			unmountCommand(),
+			addCommand(),
+			removeCommand(),
 			statusCommand(),
 			cacheCommand(),
 			sessionCommand(),

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"time"
 
 	"github.com/btfs/btfs/fs"
@@ -12,11 +13,15 @@ import (
 func mountCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "mount",
-		Usage:     "show a torrent's files as a read-only directory",
-		ArgsUsage: "FILE.torrent|MAGNET MOUNTPOINT",
-		Description: "Mounts the torrent at MOUNTPOINT (an existing directory). A multi-file torrent shows as a\n" +
-			"directory named after it, a single-file torrent as its one file. Reading any byte range fetches\n" +
-			"exactly the pieces it needs from the swarm, first, with readahead for sequential readers;\n" +
+		Usage:     "show torrents' files as a read-only directory",
+		ArgsUsage: "FILE.torrent|MAGNET... MOUNTPOINT",
+		Description: "Mounts the torrents at MOUNTPOINT (an existing directory). A multi-file torrent shows as a\n" +
+			"directory named after it, a single-file torrent as its one file. With several torrents, or with\n" +
+			"--watch DIR (every .torrent and .magnet file of DIR, followed as files come and go), the mount is\n" +
+			"a library: each torrent's entry sits at its root (a clash of names gets a tag from the info-hash),\n" +
+			"and 'btfs add' and 'btfs remove' change it while mounted. A torrent idle for --idle-timeout\n" +
+			"leaves its swarm until one of its files is opened. Reading any byte range fetches exactly the\n" +
+			"pieces it needs from the swarm, first, with readahead for sequential readers;\n" +
 			"every piece is verified against its SHA-1 before a byte of it is returned, kept in the cache,\n" +
 			"and seeded back. Runs in the foreground until SIGINT/SIGTERM or 'btfs unmount MOUNTPOINT'.\n\n" +
 			"Mounts that use one cache directory share it: the first starts a background 'btfs session'\n" +
@@ -40,39 +45,57 @@ func mountCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: needs user_allow_other)"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE request"},
 			&cli.BoolFlag{Name: "wait-metadata", Usage: "for a magnet link: mount only once its metadata is in"},
+			&cli.StringFlag{Name: "watch", Usage: "also show every .torrent file, and every .magnet file holding a link, of `DIR`, as files come and go"},
 			metadataTimeoutFlag(),
 			metricsFlag(),
-		}, append(cacheFlags(), swarmFlags()...)...),
+		}, append(append(cacheFlags(), swarmFlags()...), parkFlags()...)...),
 		Action: runMount,
 	}
 }
 
 func runMount(c *cli.Context) error {
-	if c.NArg() != 2 {
-		return usagef(c, "mount needs FILE.torrent (or MAGNET) and MOUNTPOINT, got %d arguments", c.NArg())
+	watch := c.String("watch")
+	switch {
+	case watch != "" && c.NArg() < 1:
+		return usagef(c, "mount --watch DIR needs the MOUNTPOINT")
+	case watch == "" && c.NArg() < 2:
+		return usagef(c, "mount needs FILE.torrent (or MAGNET)... and MOUNTPOINT, got %d arguments", c.NArg())
 	}
 	readahead, err := bytesize.Parse(c.String("readahead"))
 	if err != nil {
 		return usagef(c, "--readahead: %v", err)
 	}
-	if _, err := swarmConfig(c, logger(c)); err != nil {
+	cfg, err := swarmConfig(c, logger(c))
+	if err != nil {
+		return err
+	}
+	if err := parkConfig(c, &cfg); err != nil {
 		return err
 	}
 	if _, err := cacheSize(c); err != nil {
 		return err
 	}
-	if _, _, err := loadTorrentArg(c.Args().Get(0)); err != nil {
-		return err
+	args := c.Args().Slice()
+	torrents, mountpoint := args[:len(args)-1], args[len(args)-1]
+	for _, a := range torrents { // a bad argument is reported here, before the session
+		if _, _, err := loadTorrentArg(a); err != nil {
+			return err
+		}
 	}
-	mountpoint := c.Args().Get(1)
+	if watch != "" {
+		if fi, err := os.Stat(watch); err != nil || !fi.IsDir() {
+			return usagef(c, "--watch %s: not a directory", watch)
+		}
+		watch = absPath(watch)
+	}
 	if err := fs.CheckMountpoint(mountpoint); err != nil { // before any slow start-up work
 		return err
 	}
 	return runHolderClient(c, holderRequest{
-		Op: "mount", Torrents: absPaths(c.Args().Slice()[:1]), Mountpoint: absPath(mountpoint), Metrics: c.String("metrics"),
+		Op: "mount", Torrents: absPaths(torrents), Mountpoint: absPath(mountpoint), Metrics: c.String("metrics"),
 		Readahead: readahead, ReadTimeout: c.Duration("read-timeout"), Prefetch: c.Bool("prefetch"),
 		AllowOther: c.Bool("allow-other"), DebugFUSE: c.Bool("debug-fuse"),
-		WaitMetadata: c.Bool("wait-metadata"), MetadataTimeout: c.Duration("metadata-timeout"),
+		WaitMetadata: c.Bool("wait-metadata"), MetadataTimeout: c.Duration("metadata-timeout"), Watch: watch,
 	})
 }
 
