@@ -108,7 +108,11 @@ echo "creating $total torrents..." >&2
 [ "$(ls "$work/torrents" | wc -l)" -eq "$total" ] || { echo "btfs create made too few torrents" >&2; exit 1; }
 sync
 
-"$btfs" tracker --listen "127.0.0.1:$tport" --udp "" >"$work/tracker.log" 2>&1 &
+# Every peer here is 127.0.0.1: the tracker's limits per address (announces a
+# second, torrents an address is the only peer of) would refuse the seeder's
+# 1,000 announces and the mount's rejoins; they are off.
+"$btfs" tracker --listen "127.0.0.1:$tport" --udp "" --max-torrents-per-ip 0 --announce-rate-per-ip 0 \
+	>"$work/tracker.log" 2>&1 &
 pids+=($!)
 "$btfs" seed --no-dht --listen 127.0.0.1 --port "$(free_port)" --cache-dir "$work/seed-cache" -d "$work/data" \
 	"$work/torrents"/*.torrent >"$work/seed.log" 2>&1 &
@@ -135,10 +139,15 @@ done
 [ -n "$server" ] || server=$mount_pid
 
 status_json() { "$btfs" status --json "$mnt"; }
+# torrents: the jq function listing the mount's torrents in btfs status
+# --json: "mounts" has one element per torrent (a session serving the mount),
+# or one per mount with the torrents under "torrents".
+torrents='def torrents: if (.mounts[0].torrents | type) == "array" then .mounts[0].torrents[] else .mounts[] end;'
+q() { status_json | jq -r "$torrents $1"; }
 # states prints how many torrents are in each state, e.g. "parked 1050".
-states() { status_json | jq -r '[.mounts[0].torrents[].state] | group_by(.) | map("\(.[0]) \(length)") | join(", ")'; }
-all_parked() { [ "$(status_json | jq '[.mounts[0].torrents[] | select(.state != "parked")] | length')" = 0 ]; }
-wait_until 300 "every torrent parked (now: $(states 2>/dev/null || echo ?))" all_parked
+states() { q '[torrents.state] | group_by(.) | map("\(.[0]) \(length)") | join(", ")'; }
+all_parked() { [ "$(q '[torrents | select(.state != "parked")] | length')" = 0 ]; }
+wait_until 120 "every torrent parked (now: $(states 2>/dev/null || echo ?))" all_parked
 
 rss() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$server/status"; }
 rss_anon=$(rss RssAnon) rss_total=$(rss VmRSS) rss_peak=$(rss VmHWM)
@@ -154,7 +163,7 @@ t_ls2=$(($(now_ms) - start))
 ttfb=()
 for i in $(seq -f %04g 1 $(((n + 4) / 5)) "$n" | head -5); do
 	name=small-$i.bin
-	state=$(status_json | jq -r --arg n "$name" '.mounts[0].torrents[] | select(.name == $n) | .state')
+	state=$(q "torrents | select(.name == \"$name\") | .state")
 	[ "$state" = parked ] || { echo "$name is $state, not parked" >&2; exit 1; }
 	start=$(now_ms)
 	head -c1 "$mnt/$name" >/dev/null
@@ -167,10 +176,11 @@ ttfb_median=$(printf '%s\n' "${ttfb[@]}" | sort -n | sed -n "$(((${#ttfb[@]} + 1
 echo "ffprobe over $nv videos..." >&2
 start=$(now_ms)
 for f in "$mnt"/video-*.mp4; do
-	ffprobe -v error -show_format -show_streams "$f" >/dev/null || { echo "ffprobe failed on $f" >&2; exit 1; }
+	timeout 60 ffprobe -v error -show_format -show_streams "$f" >/dev/null ||
+		{ echo "ffprobe failed (or took over 60 s) on $f" >&2; exit 1; }
 done
 t_probe=$(($(now_ms) - start))
-fetched=$(status_json | jq -r '.mounts[0].torrents[] | select(.name | startswith("video-")) | "\(.bytes_verified) \(.length)"')
+fetched=$(q 'torrents | select(.name | startswith("video-")) | "\(.bytes_verified) \(.length)"')
 probe_median=$(awk '{ printf "%.2f\n", 100 * $1 / $2 }' <<<"$fetched" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
 probe_stats=$(awk -v med="$probe_median" '{ f += $1; l += $2; r = $1 / $2; if (r > max) max = r }
 	END { printf "%.1f%% of the bytes in all (%.1f of %.1f MiB), per file median %.1f%%, max %.1f%%",
