@@ -176,8 +176,10 @@ ttfb_median=$(printf '%s\n' "${ttfb[@]}" | sort -n | sed -n "$(((${#ttfb[@]} + 1
 echo "ffprobe over $nv videos..." >&2
 start=$(now_ms)
 for f in "$mnt"/video-*.mp4; do
-	timeout 60 ffprobe -v error -show_format -show_streams "$f" >/dev/null ||
-		{ echo "ffprobe failed (or took over 60 s) on $f" >&2; exit 1; }
+	# -v debug: ffprobe ends with "Statistics: N bytes read, M seeks".
+	timeout 60 ffprobe -v debug -show_format -show_streams "$f" >/dev/null 2>"$work/ffprobe.log" ||
+		{ tail -5 "$work/ffprobe.log" >&2; echo "ffprobe failed (or took over 60 s) on $f" >&2; exit 1; }
+	grep -ao 'Statistics: [0-9]* bytes read' "$work/ffprobe.log" | awk '{ s += $2 } END { print s + 0 }' >>"$work/ffprobe.read"
 done
 t_probe=$(($(now_ms) - start))
 fetched=$(q 'torrents | select(.name | startswith("video-")) | "\(.bytes_verified) \(.length)"')
@@ -186,7 +188,8 @@ probe_stats=$(awk -v med="$probe_median" '{ f += $1; l += $2; r = $1 / $2; if (r
 	END { printf "%.1f%% of the bytes in all (%.1f of %.1f MiB), per file median %.1f%%, max %.1f%%",
 		100 * f / l, f / 1048576, l / 1048576, med, 100 * max }' <<<"$fetched")
 size_avg=$(awk '{ l += $2 } END { printf "%.1f", l / NR / 1048576 }' <<<"$fetched")
-rss_peak_after=$(rss VmHWM)
+rss_peak_after=$(rss VmHWM) rss_anon_after=$(rss RssAnon)
+probe_read=$(awk '{ s += $1 } END { printf "%.1f MiB (%.1f KiB a file)", s / 1048576, s / NR / 1024 }' "$work/ffprobe.read")
 
 # row FIGURE VALUE TARGET VERDICT
 row() { printf '%-44s %14s  %-12s %s\n' "$1" "$2" "$3" "$4"; }
@@ -203,6 +206,8 @@ row "ls -lR again" "${t_ls2} ms" "" ""
 row "first byte of a parked torrent (median)" "${ttfb_median} ms" "<= 100 ms" "$(ok "$ttfb_median" 100)"
 row "  the five, sorted" "${ttfb_sorted% } ms" "" ""
 row "ffprobe of $nv videos, in all" "${t_probe} ms" "" ""
+row "RSS anonymous after the scan" "$rss_anon_after MiB" "" ""
 row "RSS peak (VmHWM) after the scan" "$rss_peak_after MiB" "" ""
 echo "ffprobe scan fetched: $probe_stats"
+echo "ffprobe itself read: $probe_read"
 echo "(the server: pid $server, $(tr '\0' ' ' <"/proc/$server/cmdline" | cut -c1-60)...)"
