@@ -87,6 +87,9 @@ if [ -z "$btfs" ]; then
 	btfs=$work/btfs
 fi
 
+"$btfs" mount --help 2>&1 | grep -q -- --watch ||
+	{ echo "bench-library: this btfs has no library mount (btfs mount --watch); give one with BTFS=PATH" >&2; exit 1; }
+
 tport=$(free_port)
 announce="http://127.0.0.1:$tport/announce"
 mkdir -p "$work/data" "$work/torrents" "$work/watch" "$mnt"
