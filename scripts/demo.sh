@@ -21,7 +21,7 @@ case "${1:-}" in
 "") ;;
 --check) check=1 ;;
 -h | --help)
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
