@@ -87,7 +87,7 @@ if [ -z "$btfs" ]; then
 	btfs=$work/btfs
 fi
 
-"$btfs" mount --help 2>&1 | grep -q -- --watch ||
+[[ $("$btfs" mount --help 2>&1) == *--watch* ]] ||
 	{ echo "bench-library: this btfs has no library mount (btfs mount --watch); give one with BTFS=PATH" >&2; exit 1; }
 
 tport=$(free_port)
