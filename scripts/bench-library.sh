@@ -20,6 +20,7 @@
 #   BTFS_BENCH_LIBRARY_N=1000       small torrents
 #   BTFS_BENCH_LIBRARY_VIDEOS=50    video torrents for the ffprobe scan
 #   BTFS_BENCH_LIBRARY_IDLE=5s      the mount's --idle-timeout
+#   BTFS_BENCH_LIBRARY_VIDEO_SECS=6 each video's length (4 Mbit/s: 6 s is 3.3 MiB, 60 s about 30 MiB)
 #   BTFS=PATH                       a btfs binary to measure (default: built
 #                                   from here)
 # Needs FUSE (/dev/fuse; run as root or with fusermount3) and ffmpeg.
@@ -34,6 +35,7 @@ need_commands ffmpeg:ffmpeg ffprobe:ffmpeg jq:jq
 n=${BTFS_BENCH_LIBRARY_N:-1000}
 nv=${BTFS_BENCH_LIBRARY_VIDEOS:-50}
 idle=${BTFS_BENCH_LIBRARY_IDLE:-5s}
+vsecs=${BTFS_BENCH_LIBRARY_VIDEO_SECS:-6}
 total=$((n + nv))
 
 work=$(mktemp -d)
@@ -96,12 +98,12 @@ mkdir -p "$work/data" "$work/torrents" "$work/watch" "$mnt"
 
 echo "making $n small files and $nv videos..." >&2
 for i in $(seq -f %04g "$n"); do head -c $((16 << 10)) /dev/urandom >"$work/data/small-$i.bin"; done
-# Short test-pattern videos with a tone, a few MB each: noise (seeded per
+# Test-pattern videos with a tone ($vsecs s at 4 Mbit/s each): noise (seeded per
 # video, so that no two are alike) keeps the bit rate up. The index (moov) is
 # at the end, as ffmpeg writes it by default: a scanner reads head and tail.
 for i in $(seq -f %02g "$nv"); do
-	ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=size=640x360:rate=25:duration=6" \
-		-f lavfi -i "sine=frequency=$((200 + 10#$i * 10)):duration=6" \
+	ffmpeg -hide_banner -loglevel error -y -f lavfi -i "testsrc2=size=640x360:rate=25:duration=$vsecs" \
+		-f lavfi -i "sine=frequency=$((200 + 10#$i * 10)):duration=$vsecs" \
 		-vf "noise=alls=12:allf=t:all_seed=$((10#$i))" -c:v libx264 -preset ultrafast -b:v 4M -maxrate 4M \
 		-bufsize 8M -pix_fmt yuv420p -c:a aac -shortest "$work/data/video-$i.mp4" </dev/null
 done
