@@ -42,18 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port prints a loopback TCP port nobody listens on.
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-}
-
 # wait_until SECONDS DESCRIPTION CMD...: polls CMD until it succeeds.
 wait_until() {
 	local limit=$1 what=$2 start=$SECONDS

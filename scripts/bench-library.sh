@@ -54,18 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port prints a loopback TCP port nobody listens on.
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 30000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-}
-
 # now_ms prints the wall clock in milliseconds.
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 

@@ -79,3 +79,15 @@ need_staticcheck() {
 	fi
 	STATICCHECK="$dir/staticcheck"
 }
+
+# free_port prints a loopback TCP port nobody listens on.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
