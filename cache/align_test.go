@@ -30,7 +30,7 @@ func checkAligned(t *testing.T, c *Cache, tt *torrent, pieces []int) {
 	t.Helper()
 	s := c.Torrent(tt.hash, tt.info)
 	checked := 0
-	err := c.db.View(func(txn *badger.Txn) error {
+	err := c.view(func(txn *badger.Txn) error {
 		var key [chunkKeyLen]byte
 		for _, p := range pieces {
 			size := tt.info.PieceSize(p)

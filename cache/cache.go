@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -165,6 +166,9 @@ type Cache struct {
 	nextMem     string  // the memtable log made ahead of badger
 	noFallocate bool    // the filesystem has no fallocate
 
+	commitTs       atomic.Uint64 // the last commit's timestamp (txn.go)
+	sinceWriteback atomic.Int64  // bytes committed since the last write-back (writeback.go)
+
 	mu       sync.Mutex // guards the fields below and every TorrentStore's piece state
 	torrents map[metainfo.Hash]*TorrentStore
 	live     int64  // bytes of stored pieces, plus writes in flight
@@ -175,9 +179,10 @@ type Cache struct {
 	room    room
 	writers chan struct{} // cap maxWriters: the writes under way
 
-	gcKick chan struct{} // cap 1: start a GC round
-	quit   chan struct{} // closed by Close
-	wg     sync.WaitGroup
+	gcKick        chan struct{} // cap 1: start a GC round
+	writebackKick chan struct{} // cap 1: start a write-back (writeback.go)
+	quit          chan struct{} // closed by Close
+	wg            sync.WaitGroup
 }
 
 // Open opens (or creates) the cache in dir.
@@ -210,12 +215,13 @@ func Open(dir string, opts Options) (*Cache, error) {
 	}
 	c := &Cache{
 		dir: dir, log: log, maxSize: maxSize,
-		vlogFileSize: min(max(sizing/32, minVlogFileSize), maxVlogFileSize),
-		memTableSize: min(max(sizing/64, minMemTableSize), maxMemTableSize),
-		torrents:     map[metainfo.Hash]*TorrentStore{},
-		gcKick:       make(chan struct{}, 1),
-		quit:         make(chan struct{}),
-		writers:      make(chan struct{}, maxWriters),
+		vlogFileSize:  min(max(sizing/32, minVlogFileSize), maxVlogFileSize),
+		memTableSize:  min(max(sizing/64, minMemTableSize), maxMemTableSize),
+		torrents:      map[metainfo.Hash]*TorrentStore{},
+		gcKick:        make(chan struct{}, 1),
+		quit:          make(chan struct{}),
+		writers:       make(chan struct{}, maxWriters),
+		writebackKick: make(chan struct{}, 1),
 	}
 	// Headroom for what is on disk besides live pieces: garbage not yet
 	// collected (an eighth), the value-log file being written and the one
@@ -232,7 +238,7 @@ func Open(dir string, opts Options) (*Cache, error) {
 	}
 	c.releaseReserveIfFull()
 	c.room.reserved = c.hasReserve()
-	db, err := badger.Open(c.badgerOptions(opts))
+	db, err := badger.OpenManaged(c.badgerOptions(opts))
 	if err != nil {
 		if errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, fmt.Errorf("cache %s is in use by another btfs process (a mount, get or seed); stop it first: %w", dir, err)
@@ -240,6 +246,7 @@ func Open(dir string, opts Options) (*Cache, error) {
 		return nil, fmt.Errorf("cache: open %s (remove the directory to start afresh if it stays broken): %w", dir, err)
 	}
 	c.db = db
+	c.commitTs.Store(db.MaxVersion())
 	want := opts.chunkSize
 	if want == 0 {
 		want = defaultChunkSize
@@ -256,8 +263,9 @@ func Open(dir string, opts Options) (*Cache, error) {
 		log.Warn("cache: the size bound is more than the disk can hold; writes will stop when it is full",
 			"dir", dir, "bound", bytesize.Format(maxSize), "free", bytesize.Format(free))
 	}
-	c.wg.Add(1)
+	c.wg.Add(2)
 	go c.gcLoop()
+	go c.writebackLoop()
 	return c, nil
 }
 

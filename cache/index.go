@@ -11,7 +11,7 @@ import (
 // loadFormat reads the store's chunk size, or records want in a new store.
 func (c *Cache) loadFormat(want int) (int, error) {
 	var cs int
-	err := c.db.Update(func(txn *badger.Txn) error {
+	err := c.update(func(txn *badger.Txn) error {
 		item, err := txn.Get([]byte(keyFormatString))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			cs = want
@@ -52,7 +52,7 @@ func (c *Cache) scanIndex() (drop [][]byte, err error) {
 	bad := 0
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	err = c.db.View(func(txn *badger.Txn) error {
+	err = c.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixMeta}})
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()

@@ -14,7 +14,7 @@ func TestIndexRepair(t *testing.T) {
 	orphan := newTorrent(101, 64<<10, 64<<10)
 	c := open(t, dir, Options{MaxSize: 64 << 20})
 	write(t, c.Torrent(tt.hash, tt.info), tt, 0, 1, 2, 3)
-	err := c.db.Update(func(txn *badger.Txn) error {
+	err := c.update(func(txn *badger.Txn) error {
 		var lost, stray [chunkKeyLen]byte   // badger keeps the slices until commit
 		putChunkKey(lost[:], tt.hash, 2, 1) // piece 2 loses its middle chunk
 		if err := txn.Delete(lost[:]); err != nil {

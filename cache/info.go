@@ -34,7 +34,7 @@ func (c *Cache) PutInfo(h metainfo.Hash, info []byte) error {
 	}
 	m := metaOf(parsed)
 	c.writeMu.RLock()
-	err = c.db.Update(func(txn *badger.Txn) error {
+	err = c.update(func(txn *badger.Txn) error {
 		if err := txn.Set(torrentKey(prefixInfo, h), info); err != nil {
 			return err
 		}
@@ -59,7 +59,7 @@ func (c *Cache) Info(h metainfo.Hash) ([]byte, error) {
 	}
 	defer c.leave()
 	var info []byte
-	err := c.db.View(func(txn *badger.Txn) error {
+	err := c.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(torrentKey(prefixInfo, h))
 		if err != nil {
 			return err

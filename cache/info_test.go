@@ -93,7 +93,7 @@ func TestInfoCorrupt(t *testing.T) {
 	}
 	bad := bytes.Clone(raw)
 	bad[len(bad)/2] ^= 1
-	if err := c.db.Update(func(txn *badger.Txn) error { return txn.Set(torrentKey(prefixInfo, h), bad) }); err != nil {
+	if err := c.update(func(txn *badger.Txn) error { return txn.Set(torrentKey(prefixInfo, h), bad) }); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Info(h); !errors.Is(err, ErrCorrupt) {

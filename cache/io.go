@@ -79,7 +79,7 @@ func (s *TorrentStore) read(p []byte, piece int, off, size int64) error {
 	cs := int64(s.c.chunkSize)
 	var err error
 	for range readAttempts {
-		err = s.c.db.View(func(txn *badger.Txn) error {
+		err = s.c.view(func(txn *badger.Txn) error {
 			var key [chunkKeyLen]byte
 			done := 0
 			for chunk := int(off / cs); done < len(p); chunk++ {
@@ -130,7 +130,7 @@ func (s *TorrentStore) verify(piece int, size int64) error {
 	var err error
 	for range readAttempts {
 		h := sha1.New()
-		err = s.c.db.View(func(txn *badger.Txn) error {
+		err = s.c.view(func(txn *badger.Txn) error {
 			var key [chunkKeyLen]byte
 			for chunk := range s.c.numChunks(size) {
 				if err := s.chunk(txn, key[:], piece, chunk, size, func(v []byte) { h.Write(v) }); err != nil {
@@ -211,6 +211,7 @@ func (s *TorrentStore) WritePiece(piece int, blocks [][]byte) error {
 		c.unreserve(size)
 		return fmt.Errorf("cache: storing piece %d of %s: %w", piece, s.hash, err)
 	}
+	c.noteCommitted(size)
 	c.mu.Lock()
 	if s.used[piece] != 0 { // a concurrent write of the same piece won
 		c.live -= size
@@ -235,7 +236,7 @@ func (c *Cache) unreserve(size int64) {
 func (c *Cache) commit(h metainfo.Hash, piece int, blocks [][]byte, size, cost int64, metaEnc []byte) error {
 	c.writeMu.RLock()
 	defer c.writeMu.RUnlock()
-	txn := c.db.NewTransaction(true)
+	txn := c.newUpdate()
 	defer txn.Discard()
 	n := c.numChunks(size)
 	keys := make([]byte, n*chunkKeyLen)
@@ -275,5 +276,5 @@ func (c *Cache) commit(h metainfo.Hash, piece int, blocks [][]byte, size, cost i
 	if err := c.preallocate(size, cost); err != nil {
 		return err
 	}
-	return txn.Commit()
+	return c.commitTxn(txn)
 }

@@ -125,14 +125,14 @@ func (c *Cache) saveSnapshot() error {
 	clock := c.clock
 	c.mu.Unlock()
 	for _, r := range records {
-		if err := c.db.Update(func(txn *badger.Txn) error { return txn.Set(r.key, r.val) }); err != nil {
+		if err := c.update(func(txn *badger.Txn) error { return txn.Set(r.key, r.val) }); err != nil {
 			return err
 		}
 	}
 	// The version read last: every piece written before it is in a record.
 	v := binary.AppendUvarint(nil, max(clock, c.db.MaxVersion()))
 	v = binary.AppendUvarint(v, c.db.MaxVersion())
-	if err := c.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(keyLRUString), v) }); err != nil {
+	if err := c.update(func(txn *badger.Txn) error { return txn.Set([]byte(keyLRUString), v) }); err != nil {
 		return fmt.Errorf("cache: saving recency: %w", err)
 	}
 	return nil
