@@ -48,13 +48,26 @@ func (p *Picker) Pick(dst []Block, peer int, peerHas bitfield.Bitfield, max int)
 			return dst
 		}
 	}
-	// Rule 4, endgame: duplicate requests, same order, for what is in flight.
-	for _, list := range [][]int{p.high, p.started} {
-		for _, i := range list {
-			if canUse(i) {
-				if dst = p.takeDuplicates(dst, i, peer, want); len(dst) == want {
-					return dst
-				}
+	// Rule 4, endgame: duplicate requests, same order, for what is in
+	// flight: Urgent pieces, then started Normal ones. Readahead and head
+	// and tail pieces are not duplicated: no read waits for them yet, and a
+	// reader's window, all asked for, would otherwise be asked for twice
+	// for as long as it streams, each copy taking the place of a block the
+	// peer could send instead (the one that loses the race is wasted).
+	for _, i := range p.high {
+		if p.priority[i] != Urgent {
+			break // the order keeps Urgent pieces first
+		}
+		if canUse(i) {
+			if dst = p.takeDuplicates(dst, i, peer, want); len(dst) == want {
+				return dst
+			}
+		}
+	}
+	for _, i := range p.started {
+		if canUse(i) {
+			if dst = p.takeDuplicates(dst, i, peer, want); len(dst) == want {
+				return dst
 			}
 		}
 	}
