@@ -26,9 +26,13 @@
 //     that peers do not all chase the same piece.
 //  4. Blocks nobody has been asked for come first. When the peer has nothing
 //     unrequested left that we want (endgame, or an urgent piece already
-//     spread over the peers), a block already requested from others may be
-//     requested again, from at most MaxDuplicates peers in all; the first copy
-//     to arrive wins and the engine cancels the others.
+//     spread over the peers), a block of an Urgent or Normal piece already
+//     requested from others may be requested again, from at most
+//     MaxDuplicates peers in all; the first copy to arrive wins and the
+//     engine cancels the others. Readahead and HeadTail pieces are never
+//     duplicated: no read waits for them yet, and a streaming reader's
+//     window, all asked for, would be asked for twice for as long as it
+//     streams.
 //  5. A peer whose pipeline is full may still take a few Urgent blocks
 //     (PickUrgent): a blocked read does not wait for a queue to drain.
 //  6. A piece that fails its hash check starts over; the peers that sent its

@@ -418,3 +418,23 @@ func TestReassign(t *testing.T) {
 		t.Fatal("moved a block already received")
 	}
 }
+
+// A reader's readahead (or a file's head and tail) is asked of one peer
+// per block: duplicates cost the peers' upload for a block nobody waits
+// for. Once a read is blocked on the piece (Urgent), it may be duplicated.
+func TestNoDuplicatesBelowUrgent(t *testing.T) {
+	for _, pr := range []Priority{HeadTail, Readahead} {
+		p := newPicker(32*kib, 32*kib)
+		p.SetPriority(0, pr)
+		if first := p.Pick(nil, 1, full(1), 10); len(first) != 2 {
+			t.Fatalf("priority %d: peer 1 got %v, want both blocks", pr, first)
+		}
+		if second := p.Pick(nil, 2, full(1), 10); len(second) != 0 {
+			t.Fatalf("priority %d: peer 2 got duplicates %v of a piece no read waits for", pr, second)
+		}
+		p.SetPriority(0, Urgent)
+		if second := p.Pick(nil, 2, full(1), 10); len(second) != 2 {
+			t.Fatalf("priority %d raised to Urgent: peer 2 got %v, want duplicates of both blocks", pr, second)
+		}
+	}
+}
