@@ -134,11 +134,14 @@ func TestEvictedPiecesAreFetchedAgain(t *testing.T) {
 			r := mounter.t.NewReader(0, int64(len(data)), 0)
 			defer r.Close()
 			readAndCompare(t, r, data, 100, 1000)
+			// A read returns before its piece is stored (landing.go).
+			wait.For(t, "piece 0 to be stored", 10*time.Second, func() bool { return store.writesOf(0) == 1 && mounter.t.have.has(0) })
 			store.drop(0, signal)
 			if signal { // the engine forgets the piece by itself
 				wait.For(t, "the engine to forget piece 0", 10*time.Second, func() bool { return !mounter.t.have.has(0) })
 			}
 			readAndCompare(t, r, data, 100, 1000)
+			wait.For(t, "piece 0 to be stored again", 10*time.Second, func() bool { return mounter.t.have.has(0) })
 			if w := store.writesOf(0); w != 2 {
 				t.Fatalf("piece 0 stored %d times, want 2 (fetched again once)", w)
 			}

@@ -130,13 +130,14 @@ const maxRefetches = 3
 func (r *Reader) readPiece(ctx context.Context, seg []byte, i int, off int64) error {
 	t := r.t
 	for attempt := 0; ; attempt++ {
-		if t.held.readAt(seg, i, off) {
+		if t.readMemory(seg, i, off) {
+			t.counters.hits.Add(1)
 			return nil
 		}
 		if err := t.waitPiece(ctx, i, r.done); err != nil {
 			return err
 		}
-		if t.held.readAt(seg, i, off) {
+		if t.readMemory(seg, i, off) {
 			return nil
 		}
 		err := t.cfg.Storage.ReadAt(seg, i, off)
@@ -215,13 +216,13 @@ type pieceWait struct {
 // storage refused it (a full disk), raising it to Urgent meanwhile, or when
 // ctx ends or closed is closed.
 func (t *Torrent) waitPiece(ctx context.Context, i int, closed <-chan struct{}) error {
-	if t.have.has(i) {
+	if t.have.has(i) || t.landing.has(i) {
 		t.counters.hits.Add(1)
 		return nil
 	}
 	w := &pieceWait{done: make(chan struct{})}
 	err := t.do(ctx, func() {
-		if t.picker.Have(i) || t.held.has(i) {
+		if t.picker.Have(i) || t.held.has(i) || t.landing.has(i) {
 			t.counters.hits.Add(1)
 			close(w.done)
 			return

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"github.com/btfs/btfs/internal/wait"
 	"net/netip"
 	"testing"
 	"time"
@@ -37,10 +38,13 @@ func TestStatsAfterReads(t *testing.T) {
 	if _, err := r.ReadAt(ctx, buf[:1000], 10); err != nil { // the same pieces again: a hit
 		t.Fatal(err)
 	}
-	s, err := mounter.t.Stats(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A read returns once its pieces are verified, before they are stored
+	// (landing.go); they count as verified once stored.
+	var s Stats
+	wait.For(t, "the pieces read to be stored", 10*time.Second, func() bool {
+		s, err = mounter.t.Stats(ctx)
+		return err == nil && s.Verified >= 2
+	})
 	if s.Verified < 2 || s.Failed != 0 || s.CacheMisses < 1 || s.CacheHits < 1 || s.Downloaded < 100000 ||
 		s.Peers != 1 || s.Seeders != 1 || s.Choked != 1 || s.Have != int(s.Verified) {
 		t.Fatalf("after reads: %+v", s)

@@ -103,6 +103,7 @@ type Torrent struct {
 	conns    chan *conn
 	dialEnd  chan dialResult
 	verified chan verifyResult
+	landed   chan int // a verified piece is readable from memory (landing.go)
 	addPeers chan peerBatch
 	queries  chan func()
 	pings    chan netip.AddrPort // DHT nodes to ping (dht.go); nil without the DHT
@@ -114,6 +115,7 @@ type Torrent struct {
 	stopped              chan struct{}      // closed when Run has returned
 	storeErrs            chan error         // cap 1: a verified piece could not be stored
 	held                 heldPieces         // verified pieces the storage refused (held.go)
+	landing              landingPieces      // verified pieces being written (landing.go)
 	announcer            *tracker.Announcer // set before Run's goroutines start; nil without trackers
 	bans                 *banList           // written by the loop, read by Accept (bans.go)
 
@@ -177,6 +179,7 @@ func New(cfg Config) *Torrent {
 		conns:        make(chan *conn),
 		dialEnd:      make(chan dialResult),
 		verified:     make(chan verifyResult),
+		landed:       make(chan int),
 		addPeers:     make(chan peerBatch, 4),
 		queries:      make(chan func()),
 		done:         make(chan struct{}),
@@ -296,6 +299,8 @@ func (t *Torrent) Run(ctx context.Context) error {
 			t.dialDone(r)
 		case r := <-t.verified:
 			t.handleVerified(r)
+		case i := <-t.landed:
+			t.wakeLanded(i)
 		case b := <-t.addPeers:
 			t.addCandidates(b.addrs, b.src)
 			t.turnover(time.Now())
@@ -332,6 +337,7 @@ func (t *Torrent) drainUntilIdle() {
 		case <-t.dialEnd:
 		case r := <-t.verified:
 			t.releaseBlocks(r.blocks)
+		case <-t.landed:
 		case <-t.addPeers:
 		case f := <-t.queries:
 			f()

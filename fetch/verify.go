@@ -24,12 +24,20 @@ type verifyResult struct {
 	blockHashes []metainfo.Hash
 }
 
-// startVerifiers starts the goroutines that hash complete pieces and store
-// the good ones, off the loop and the network goroutines.
+// storeWriters is how many goroutines write verified pieces to the
+// storage: the cache commits one at a time and assembles the next meanwhile.
+const storeWriters = 2
+
+// startVerifiers starts the goroutines that hash complete pieces (one per
+// core) and those that store the good ones, off the loop and the network
+// goroutines. Hashing and storing are apart so that a piece a read waits for
+// is hashed, and readable (landing.go), as soon as it is complete, not after
+// the writes of the pieces before it.
 func (t *Torrent) startVerifiers(ctx context.Context) {
 	n := runtime.GOMAXPROCS(0)
 	t.verifyQ = make(chan verifyJob, 4*n)
 	t.maxVerifying = max(n+1, int(maxVerifyingBytes/t.info.PieceLength))
+	storeQ := make(chan verifyResult, t.maxVerifying)
 	for range n {
 		t.wg.Add(1)
 		go func() {
@@ -39,7 +47,32 @@ func (t *Torrent) startVerifiers(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case job := <-t.verifyQ:
-					r := t.check(job)
+					r := t.hash(job)
+					out := t.verified
+					if r.ok {
+						t.land(ctx, r.piece, r.blocks)
+						out = storeQ
+					}
+					select {
+					case out <- r:
+					case <-ctx.Done():
+						t.releaseBlocks(r.blocks)
+						return
+					}
+				}
+			}
+		}()
+	}
+	for range storeWriters {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case r := <-storeQ:
+					r.err = t.cfg.Storage.WritePiece(r.piece, r.blocks)
 					select {
 					case t.verified <- r:
 					case <-ctx.Done():
@@ -52,7 +85,9 @@ func (t *Torrent) startVerifiers(ctx context.Context) {
 	}
 }
 
-func (t *Torrent) check(job verifyJob) verifyResult {
+// hash checks a complete piece against its hash, and hashes its blocks
+// too when the piece failed (smart ban) or had failed before.
+func (t *Torrent) hash(job verifyJob) verifyResult {
 	h := sha1.New()
 	r := verifyResult{piece: job.piece, blocks: job.blocks}
 	for _, b := range job.blocks {
@@ -69,9 +104,6 @@ func (t *Torrent) check(job verifyJob) verifyResult {
 			r.blockHashes = append(r.blockHashes, sha1.Sum(b))
 		}
 	}
-	if r.ok {
-		r.err = t.cfg.Storage.WritePiece(job.piece, job.blocks)
-	}
 	return r
 }
 
@@ -87,7 +119,12 @@ func (t *Torrent) verify(piece int, blocks [][]byte) {
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			t.verified <- t.check(job)
+			r := t.hash(job)
+			if r.ok {
+				t.land(context.Background(), r.piece, r.blocks)
+				r.err = t.cfg.Storage.WritePiece(r.piece, r.blocks)
+			}
+			t.verified <- r
 		}()
 	}
 }
@@ -96,6 +133,7 @@ func (t *Torrent) verify(piece int, blocks [][]byte) {
 // bad one starts over and its senders are judged (judge.go).
 func (t *Torrent) handleVerified(r verifyResult) {
 	defer t.releaseBlocks(r.blocks)
+	defer t.landing.drop(r.piece) // before the blocks are reused
 	if t.verifying--; t.verifying == t.maxVerifying-1 {
 		defer t.requestAll() // the backlog is below its bound: resume requests
 	}
