@@ -166,8 +166,9 @@ type Cache struct {
 	nextMem     string  // the memtable log made ahead of badger
 	noFallocate bool    // the filesystem has no fallocate
 
-	commitTs       atomic.Uint64 // the last commit's timestamp (txn.go)
-	sinceWriteback atomic.Int64  // bytes committed since the last write-back (writeback.go)
+	commitTs         atomic.Uint64 // the last commit's timestamp (txn.go)
+	sinceUpkeep      atomic.Int64  // bytes committed or read since the last upkeep (writeback.go)
+	wroteSinceUpkeep atomic.Bool
 
 	mu       sync.Mutex // guards the fields below and every TorrentStore's piece state
 	torrents map[metainfo.Hash]*TorrentStore
@@ -179,10 +180,10 @@ type Cache struct {
 	room    room
 	writers chan struct{} // cap maxWriters: the writes under way
 
-	gcKick        chan struct{} // cap 1: start a GC round
-	writebackKick chan struct{} // cap 1: start a write-back (writeback.go)
-	quit          chan struct{} // closed by Close
-	wg            sync.WaitGroup
+	gcKick     chan struct{} // cap 1: start a GC round
+	upkeepKick chan struct{} // cap 1: start a round of upkeep (writeback.go)
+	quit       chan struct{} // closed by Close
+	wg         sync.WaitGroup
 }
 
 // Open opens (or creates) the cache in dir.
@@ -215,13 +216,13 @@ func Open(dir string, opts Options) (*Cache, error) {
 	}
 	c := &Cache{
 		dir: dir, log: log, maxSize: maxSize,
-		vlogFileSize:  min(max(sizing/32, minVlogFileSize), maxVlogFileSize),
-		memTableSize:  min(max(sizing/64, minMemTableSize), maxMemTableSize),
-		torrents:      map[metainfo.Hash]*TorrentStore{},
-		gcKick:        make(chan struct{}, 1),
-		quit:          make(chan struct{}),
-		writers:       make(chan struct{}, maxWriters),
-		writebackKick: make(chan struct{}, 1),
+		vlogFileSize: min(max(sizing/32, minVlogFileSize), maxVlogFileSize),
+		memTableSize: min(max(sizing/64, minMemTableSize), maxMemTableSize),
+		torrents:     map[metainfo.Hash]*TorrentStore{},
+		gcKick:       make(chan struct{}, 1),
+		quit:         make(chan struct{}),
+		writers:      make(chan struct{}, maxWriters),
+		upkeepKick:   make(chan struct{}, 1),
 	}
 	// Headroom for what is on disk besides live pieces: garbage not yet
 	// collected (an eighth), the value-log file being written and the one
@@ -265,7 +266,7 @@ func Open(dir string, opts Options) (*Cache, error) {
 	}
 	c.wg.Add(2)
 	go c.gcLoop()
-	go c.writebackLoop()
+	go c.upkeepLoop()
 	return c, nil
 }
 

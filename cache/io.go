@@ -92,6 +92,9 @@ func (s *TorrentStore) read(p []byte, piece int, off, size int64) error {
 			}
 			return nil
 		})
+		if err == nil {
+			s.c.noteTouched(int64(len(p)), false)
+		}
 		if err == nil || errors.Is(err, badger.ErrDBClosed) {
 			return err
 		}
@@ -211,7 +214,7 @@ func (s *TorrentStore) WritePiece(piece int, blocks [][]byte) error {
 		c.unreserve(size)
 		return fmt.Errorf("cache: storing piece %d of %s: %w", piece, s.hash, err)
 	}
-	c.noteCommitted(size)
+	c.noteTouched(size, true)
 	c.mu.Lock()
 	if s.used[piece] != 0 { // a concurrent write of the same piece won
 		c.live -= size
