@@ -1,11 +1,5 @@
 package fetch
 
-import (
-	"context"
-
-	"github.com/btfs/btfs/fetch/picker"
-)
-
 // The head and tail of an opened file are fetched first, below readahead:
 // a media player reads the container's header, then its index, which MP4
 // often keeps at the end (moov) and Matroska keeps near it (cues), before it
@@ -33,41 +27,4 @@ func (t *Torrent) headTailPieces(off, size int64) []int {
 		out = append(out, i)
 	}
 	return out
-}
-
-// claimHeadTail raises the reader's head and tail pieces to HeadTail, once,
-// at its first read (the open itself has no context to wait with).
-func (r *Reader) claimHeadTail(ctx context.Context) {
-	r.headTailOnce.Do(func() {
-		pieces := r.t.headTailPieces(r.off, r.size)
-		err := r.t.do(ctx, func() {
-			for _, i := range pieces {
-				if r.t.picker.Have(i) {
-					continue
-				}
-				r.t.headTailRefs[i]++
-				r.t.raise(i, picker.HeadTail)
-				r.headTail = append(r.headTail, i)
-			}
-			r.t.requestAll()
-		})
-		if err != nil {
-			r.headTail = nil
-		}
-	})
-}
-
-// releaseHeadTail drops the reader's claim on its head and tail pieces.
-func (r *Reader) releaseHeadTail() {
-	r.headTailOnce.Do(func() {}) // a claim in progress finishes first; none starts later
-	if len(r.headTail) == 0 {
-		return
-	}
-	pieces := r.headTail
-	r.headTail = nil
-	r.t.do(context.Background(), func() {
-		for _, i := range pieces {
-			r.t.unref(r.t.headTailRefs, i)
-		}
-	})
 }

@@ -85,10 +85,7 @@ func (t *Torrent) wakeLanded(i int) {
 	if !t.landing.has(i) {
 		return // its write has ended already
 	}
-	for _, w := range t.waiters[i] {
-		close(w.done)
-	}
-	delete(t.waiters, i)
+	t.demand.wake(i)
 }
 
 // readMemory fills seg from piece i at off if the piece is in memory:

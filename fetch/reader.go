@@ -60,10 +60,8 @@ type Reader struct {
 	mu        sync.Mutex // guards the fields below
 	next      int64      // where a sequential read would continue (file offset)
 	window    int64
-	ahead     pieceSpan // pieces this reader raised to Readahead
-
-	headTailOnce sync.Once
-	headTail     []int // pieces this reader raised to HeadTail; set once by claimHeadTail
+	ahead     pieceSpan // the readahead last registered with the loop (demand.go)
+	claimed   bool      // the head and tail are registered (headtail.go)
 
 	done      chan struct{} // closed by Close: blocked reads return
 	closeOnce sync.Once
@@ -86,9 +84,11 @@ func (t *Torrent) NewReader(off, size, maxReadahead int64) *Reader {
 }
 
 // ReadAt reads len(p) bytes at file offset off (fewer at the end of the
-// range), waiting for missing pieces, which are fetched first. When ctx ends
-// the wait is withdrawn (withdraw): the blocks already asked for still
-// come, but a piece no one else waits for is no longer Urgent.
+// range), waiting for missing pieces, which are fetched first. Its whole
+// demand (the pieces it lacks, the readahead it moves, the file's head and
+// tail on a first read) goes to the loop in one trip, none if it has it
+// all. When ctx ends the waits are withdrawn: the blocks already asked for
+// still come, but a piece no one else waits for is no longer Urgent.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	select {
 	case <-r.done:
@@ -99,21 +99,17 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	p = p[:min(int64(len(p)), r.size-off)]
-	// The claims are bookkeeping that must match what the reader records,
-	// whatever ctx says: an interrupted or late read still updates them
-	// (a moment on the loop), so that no count is left behind or taken twice.
-	book := context.WithoutCancel(ctx)
-	r.claimHeadTail(book)
-	r.readahead(book, off, int64(len(p)))
 	t := r.t
 	abs := r.off + off
 	first, end := t.info.PieceRange(abs, int64(len(p)))
+	waits := r.register(ctx, first, end, off, int64(len(p)))
 	n := 0
 	for i := first; i < end; i++ {
 		pieceStart := t.info.PieceOffset(i)
 		from := max(abs, pieceStart)
 		to := min(abs+int64(len(p)), pieceStart+t.info.PieceSize(i))
-		if err := r.readPiece(ctx, p[from-abs:to-abs], i, from-pieceStart); err != nil {
+		if err := r.readPiece(ctx, p[from-abs:to-abs], i, from-pieceStart, waits[i-first]); err != nil {
+			t.withdraw(waits[i-first+1:]...)
 			return n, err
 		}
 		n += int(to - from)
@@ -121,40 +117,61 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// maxRefetches bounds how often one read fetches a piece again after the
-// storage dropped it between its arrival and the read (a cache evicting
-// under pressure, or finding the piece damaged on disk).
-const maxRefetches = 3
-
-// readPiece reads seg from piece i at off, waiting for the piece first.
-func (r *Reader) readPiece(ctx context.Context, seg []byte, i int, off int64) error {
+// register sends the loop a read's demand, pieces [first, end) at file
+// offset off for n bytes, and returns its waits, one per piece (nil: no
+// wait). The claims are bookkeeping that must match what the reader
+// records whatever ctx says: an interrupted read still registers them (a
+// moment on the loop), and withdraws its waits when it gives up.
+func (r *Reader) register(ctx context.Context, first, end int, off, n int64) []*pieceWait {
 	t := r.t
-	for attempt := 0; ; attempt++ {
-		if t.readMemory(seg, i, off) {
+	waits := make([]*pieceWait, end-first)
+	var missing []int
+	for i := first; i < end; i++ {
+		if t.have.has(i) || t.landing.has(i) || t.held.has(i) {
 			t.counters.hits.Add(1)
-			return nil
+		} else {
+			missing = append(missing, i)
 		}
-		if err := t.waitPiece(ctx, i, r.done); err != nil {
-			return err
-		}
-		if t.readMemory(seg, i, off) {
-			return nil
-		}
-		err := t.cfg.Storage.ReadAt(seg, i, off)
-		if err == nil {
-			return nil
-		}
-		if attempt == maxRefetches || !t.dropped(ctx, i) {
-			return fmt.Errorf("read piece %d: %w", i, err)
-		}
-		t.log.Debug("piece dropped by the storage before it was read; fetching it again", "piece", i, "err", err)
 	}
+	r.mu.Lock()
+	want := r.nextWindow(off, n)
+	moved := want != r.ahead
+	claim := !r.claimed
+	r.mu.Unlock()
+	if len(missing) == 0 && !moved && !claim {
+		return waits // most reads of a stream: no trip to the loop
+	}
+	var headTail []int
+	if claim {
+		headTail = t.headTailPieces(r.off, r.size)
+	}
+	t.do(context.WithoutCancel(ctx), func() {
+		select {
+		case <-r.done:
+			return // closed: Close has released, or will release, its demand
+		default:
+		}
+		if claim {
+			t.claimHeadTail(r, headTail)
+		}
+		if moved {
+			t.moveReadahead(r, want)
+		}
+		for _, i := range missing {
+			waits[i-first] = t.waitFor(r, i)
+		}
+		t.requestAll()
+		r.mu.Lock()
+		r.ahead, r.claimed = want, true
+		r.mu.Unlock()
+	})
+	return waits
 }
 
-// readahead updates the window after a read of n bytes at off and asks for
-// the pieces in it.
-func (r *Reader) readahead(ctx context.Context, off, n int64) {
-	r.mu.Lock()
+// nextWindow updates the readahead after a read of n bytes at off and returns
+// the pieces it wants: the window doubles while reads are sequential and
+// starts over on a seek. r.mu is held.
+func (r *Reader) nextWindow(off, n int64) pieceSpan {
 	seq := off >= r.next-seqSlack && off <= r.next+seqSlack
 	if seq {
 		r.window = min(r.window*2, r.maxAhead)
@@ -167,92 +184,86 @@ func (r *Reader) readahead(ctx context.Context, off, n int64) {
 	if size := min(r.window, r.off+r.size-start); size > 0 {
 		want.first, want.end = r.t.info.PieceRange(start, size)
 	}
-	stale := r.ahead
-	r.ahead = want
-	r.mu.Unlock()
-	// Most reads stay within the pieces already asked for: no trip to the loop.
-	if want != stale {
-		r.t.setReadahead(ctx, stale, want)
+	return want
+}
+
+// maxRefetches bounds how often one read fetches a piece again after the
+// storage dropped it between its arrival and the read (a cache evicting
+// under pressure, or finding the piece damaged on disk).
+const maxRefetches = 3
+
+// readPiece reads seg from piece i at off, once w (if any) has ended.
+func (r *Reader) readPiece(ctx context.Context, seg []byte, i int, off int64, w *pieceWait) error {
+	t := r.t
+	for attempt := 0; ; attempt++ {
+		if w != nil {
+			if err := r.await(ctx, i, w); err != nil {
+				return err
+			}
+		}
+		if t.readMemory(seg, i, off) {
+			return nil
+		}
+		err := t.cfg.Storage.ReadAt(seg, i, off)
+		if err == nil {
+			return nil
+		}
+		if attempt == maxRefetches || !t.dropped(ctx, i) {
+			return fmt.Errorf("read piece %d: %w", i, err)
+		}
+		t.log.Debug("piece dropped by the storage before it was read; fetching it again", "piece", i, "err", err)
+		w = nil
+		t.do(context.WithoutCancel(ctx), func() {
+			select {
+			case <-r.done:
+			default:
+				if w = t.waitFor(r, i); w != nil {
+					t.requestAll()
+				}
+			}
+		})
 	}
 }
 
-// Close drops the reader's readahead and ends its blocked reads.
-func (r *Reader) Close() error {
-	r.closeOnce.Do(func() { close(r.done) })
-	r.mu.Lock()
-	stale := r.ahead
-	r.ahead = pieceSpan{}
-	r.mu.Unlock()
-	if stale.end > stale.first {
-		r.t.setReadahead(context.Background(), stale, pieceSpan{})
-	}
-	r.releaseHeadTail()
-	return nil
-}
-
-// setReadahead moves one reader's readahead from the pieces in stale to
-// those in want. Pieces keep Readahead priority while any reader wants
-// them; a piece no one wants any more is no longer requested.
-func (t *Torrent) setReadahead(ctx context.Context, stale, want pieceSpan) {
-	t.do(ctx, func() {
-		for i := want.first; i < want.end; i++ {
-			t.aheadRefs[i]++
-			t.raise(i, picker.Readahead)
-		}
-		for i := stale.first; i < stale.end; i++ {
-			t.unref(t.aheadRefs, i)
-		}
-		t.requestAll()
-	})
-}
-
-// pieceWait is a read blocked on a piece: done is closed when the piece is
-// stored or held (held.go).
-type pieceWait struct {
-	done chan struct{}
-}
-
-// waitPiece returns once piece i is stored, or held in memory because the
-// storage refused it (a full disk), raising it to Urgent meanwhile, or when
-// ctx ends or closed is closed.
-func (t *Torrent) waitPiece(ctx context.Context, i int, closed <-chan struct{}) error {
-	if t.have.has(i) || t.landing.has(i) {
+// waitFor registers a read of r blocked on piece i and raises the piece to
+// Urgent, unless the piece can be read already (nil). It runs on the loop.
+func (t *Torrent) waitFor(r *Reader, i int) *pieceWait {
+	if t.picker.Have(i) || t.held.has(i) || t.landing.has(i) {
 		t.counters.hits.Add(1)
 		return nil
 	}
-	w := &pieceWait{done: make(chan struct{})}
-	err := t.do(ctx, func() {
-		if t.picker.Have(i) || t.held.has(i) || t.landing.has(i) {
-			t.counters.hits.Add(1)
-			close(w.done)
-			return
-		}
-		t.counters.misses.Add(1)
-		t.waiters[i] = append(t.waiters[i], w)
-		t.raise(i, picker.Urgent)
-		t.requestAll()
-	})
-	if err != nil {
-		// The loop may have taken the registration before ctx ended.
-		if t.withdraw(i, w) {
-			return nil
-		}
-		return err
-	}
+	t.counters.misses.Add(1)
+	t.raise(i, picker.Urgent)
+	return t.demand.wait(r, i)
+}
+
+// await returns once w has ended, or ctx has, or the reader is closed;
+// a read that gives up withdraws its wait.
+func (r *Reader) await(ctx context.Context, i int, w *pieceWait) error {
 	select {
 	case <-w.done:
 		return nil
-	case <-closed:
-		if t.withdraw(i, w) {
+	case <-r.done:
+		if r.t.withdraw(w) {
 			return nil
 		}
 		return ErrReaderClosed
 	case <-ctx.Done():
-		if t.withdraw(i, w) {
+		if r.t.withdraw(w) {
 			return nil
 		}
-		return fmt.Errorf("waiting for piece %d (%s): %w", i, t.whyMissing(i), ctx.Err())
+		return fmt.Errorf("waiting for piece %d (%s): %w", i, r.t.whyMissing(i), ctx.Err())
 	}
+}
+
+// Close drops the reader's demand and ends its blocked reads.
+func (r *Reader) Close() error {
+	r.closeOnce.Do(func() { close(r.done) })
+	r.t.do(context.Background(), func() { r.t.demand.release(r, r.t.lower) })
+	r.mu.Lock()
+	r.ahead = pieceSpan{}
+	r.mu.Unlock()
+	return nil
 }
 
 // whyMissing says why piece i has not arrived, for the log of a read that
@@ -291,6 +302,9 @@ func (t *Torrent) raise(i int, pr picker.Priority) {
 // lower drops piece i to the priority its remaining interest deserves
 // (wanted), and cancels its requests in flight if nothing wants it.
 func (t *Torrent) lower(i int) {
+	if t.picker.Have(i) {
+		return
+	}
 	pr := t.wanted(i)
 	t.picker.SetPriority(i, pr)
 	if pr == picker.None && t.picker.Active(i) {
@@ -307,51 +321,48 @@ func (t *Torrent) wanted(i int) picker.Priority {
 	if t.cfg.WantAll {
 		pr = picker.Normal
 	}
-	if t.headTailRefs[i] > 0 {
+	if t.demand.headTail[i] > 0 {
 		pr = picker.HeadTail
 	}
-	if t.aheadRefs[i] > 0 {
+	if t.demand.ahead[i] > 0 {
 		pr = picker.Readahead
 	}
-	if len(t.waiters[i]) > 0 {
+	if len(t.demand.waits[i]) > 0 {
 		pr = picker.Urgent
 	}
 	return pr
 }
 
-// unref drops one reader's claim on piece i in refs (readahead, or head
-// and tail); the last one gone lowers the piece to what is left wanting it.
-func (t *Torrent) unref(refs map[int]int, i int) {
-	if refs[i]--; refs[i] <= 0 {
-		delete(refs, i)
-		if !t.picker.Have(i) {
-			t.lower(i)
-		}
+// moveReadahead moves r's readahead to want: pieces it enters are raised,
+// pieces no reader's readahead holds any more are lowered.
+func (t *Torrent) moveReadahead(r *Reader, want pieceSpan) {
+	t.demand.setAhead(r, want, t.lower)
+	for i := want.first; i < want.end; i++ {
+		t.raise(i, picker.Readahead)
+	}
+}
+
+// claimHeadTail raises r's file's head and tail pieces, once per reader.
+func (t *Torrent) claimHeadTail(r *Reader, pieces []int) {
+	t.demand.claimHeadTail(r, pieces)
+	for _, i := range pieces {
+		t.raise(i, picker.HeadTail)
 	}
 }
 
 // wake releases the reads waiting for piece i, now stored, and updates the
-// readers' view.
+// readers' view. The readers' claims on it stay: if the storage drops the
+// piece, they want it again.
 func (t *Torrent) wake(i int) {
 	t.have.set(i, true)
-	for _, w := range t.waiters[i] {
-		close(w.done)
-	}
-	delete(t.waiters, i)
-	delete(t.aheadRefs, i)
-	delete(t.headTailRefs, i)
+	t.demand.wake(i)
 }
 
 // wakeHeld releases the reads waiting for piece i, which the storage
 // refused and t.held keeps, and stops fetching the piece: nothing is
 // stored, so the readers' view stays as it is.
 func (t *Torrent) wakeHeld(i int) {
-	for _, w := range t.waiters[i] {
-		close(w.done)
-	}
-	delete(t.waiters, i)
-	delete(t.aheadRefs, i)
-	delete(t.headTailRefs, i)
+	t.demand.wake(i)
 	t.picker.SetPriority(i, picker.None)
 	if t.picker.Active(i) {
 		t.cancelPiece(i)

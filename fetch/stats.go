@@ -68,9 +68,7 @@ func (t *Torrent) Stats(ctx context.Context) (Stats, error) {
 			Banned: t.bans.len(), Refused: t.counters.refused.Load(), Discarded: t.counters.discarded.Load(),
 			Urgent: t.picker.Urgent(),
 		}
-		for _, ws := range t.waiters {
-			s.Waiting += len(ws)
-		}
+		s.Waiting = t.demand.waiting()
 		for p := range t.peers {
 			s.describe(p)
 			s.DownRate += p.downRate.perSec

@@ -120,21 +120,19 @@ type Torrent struct {
 	bans                 *banList           // written by the loop, read by Accept (bans.go)
 
 	// Loop-owned state (only the Run goroutine touches these).
-	picker       *picker.Picker
-	choker       *choke.Choker
-	peers        map[*peer]struct{}
-	byID         map[wire.PeerID]*peer
-	nextPeerID   int
-	addrOf       map[int]netip.AddrPort // picker peer id -> address, for blame
-	book         *addrBook              // candidates to dial (addrbook.go)
-	dialing      int
-	pieces       map[int][][]byte      // blocks of pieces being downloaded
-	suspects     map[int][]blockRecord // smart ban (smartban.go)
-	trust        trustTable            // trust.go
-	verifyQ      chan verifyJob
-	waiters      map[int][]*pieceWait // reads blocked on a piece
-	aheadRefs    map[int]int          // readers whose readahead wants a piece
-	headTailRefs map[int]int          // readers whose file's head or tail holds a piece
+	picker     *picker.Picker
+	choker     *choke.Choker
+	peers      map[*peer]struct{}
+	byID       map[wire.PeerID]*peer
+	nextPeerID int
+	addrOf     map[int]netip.AddrPort // picker peer id -> address, for blame
+	book       *addrBook              // candidates to dial (addrbook.go)
+	dialing    int
+	pieces     map[int][][]byte      // blocks of pieces being downloaded
+	suspects   map[int][]blockRecord // smart ban (smartban.go)
+	trust      trustTable            // trust.go
+	verifyQ    chan verifyJob
+	demand     demand // what readers want (demand.go)
 
 	// have mirrors the picker's verified pieces for Readers on other
 	// goroutines; written only by the loop.
@@ -174,31 +172,29 @@ func New(cfg Config) *Torrent {
 	seed := rand.Uint64()
 	t := &Torrent{
 		cfg: cfg, info: cfg.Info, blocks: newBlockPool(),
-		log:          cfg.Logger.With("torrent", cfg.InfoHash.String()[:8]),
-		peerMsgs:     make(chan peerMsg, 256),
-		conns:        make(chan *conn),
-		dialEnd:      make(chan dialResult),
-		verified:     make(chan verifyResult),
-		landed:       make(chan int),
-		addPeers:     make(chan peerBatch, 4),
-		queries:      make(chan func()),
-		done:         make(chan struct{}),
-		stopped:      make(chan struct{}),
-		storeErrs:    make(chan error, 1),
-		picker:       picker.New(cfg.Info.PieceLength, cfg.Info.Length, rand.New(rand.NewPCG(seed, 1))),
-		choker:       choke.New(cfg.UnchokeSlots, rand.New(rand.NewPCG(seed, 2))),
-		peers:        map[*peer]struct{}{},
-		byID:         map[wire.PeerID]*peer{},
-		addrOf:       map[int]netip.AddrPort{},
-		book:         newAddrBook(),
-		pieces:       map[int][][]byte{},
-		suspects:     map[int][]blockRecord{},
-		trust:        newTrustTable(),
-		bans:         newBanList(),
-		waiters:      map[int][]*pieceWait{},
-		aheadRefs:    map[int]int{},
-		headTailRefs: map[int]int{},
-		have:         haveView{bf: bitfield.New(cfg.Info.NumPieces())},
+		log:       cfg.Logger.With("torrent", cfg.InfoHash.String()[:8]),
+		peerMsgs:  make(chan peerMsg, 256),
+		conns:     make(chan *conn),
+		dialEnd:   make(chan dialResult),
+		verified:  make(chan verifyResult),
+		landed:    make(chan int),
+		addPeers:  make(chan peerBatch, 4),
+		queries:   make(chan func()),
+		done:      make(chan struct{}),
+		stopped:   make(chan struct{}),
+		storeErrs: make(chan error, 1),
+		picker:    picker.New(cfg.Info.PieceLength, cfg.Info.Length, rand.New(rand.NewPCG(seed, 1))),
+		choker:    choke.New(cfg.UnchokeSlots, rand.New(rand.NewPCG(seed, 2))),
+		peers:     map[*peer]struct{}{},
+		byID:      map[wire.PeerID]*peer{},
+		addrOf:    map[int]netip.AddrPort{},
+		book:      newAddrBook(),
+		pieces:    map[int][][]byte{},
+		suspects:  map[int][]blockRecord{},
+		trust:     newTrustTable(),
+		bans:      newBanList(),
+		demand:    newDemand(),
+		have:      haveView{bf: bitfield.New(cfg.Info.NumPieces())},
 	}
 	if cfg.Have.Len() == cfg.Info.NumPieces() {
 		for i := range cfg.Info.NumPieces() {

@@ -96,9 +96,11 @@ func TestReadCancelledWhileRegisteringLeavesNoWait(t *testing.T) {
 	// Their readahead and head/tail claims were kept in step with the
 	// reader too: closing it leaves none.
 	r.Close()
-	var ahead, headTail int
-	lonely.t.do(context.Background(), func() { ahead, headTail = len(lonely.t.aheadRefs), len(lonely.t.headTailRefs) })
-	if ahead != 0 || headTail != 0 {
-		t.Fatalf("after the reader closed, %d pieces keep a readahead claim and %d a head/tail one", ahead, headTail)
+	var ahead, headTail, readers int
+	lonely.t.do(context.Background(), func() {
+		ahead, headTail, readers = len(lonely.t.demand.ahead), len(lonely.t.demand.headTail), len(lonely.t.demand.readers)
+	})
+	if ahead != 0 || headTail != 0 || readers != 0 {
+		t.Fatalf("after the reader closed, %d pieces keep a readahead claim, %d a head/tail one, %d readers a record", ahead, headTail, readers)
 	}
 }
