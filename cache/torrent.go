@@ -186,3 +186,11 @@ func (s *TorrentStore) span(piece int, off int64, n int) (int64, error) {
 	}
 	return size, nil
 }
+
+// Room is how many bytes of pieces the cache can take before it has to
+// evict any (fetch's background fill stops short of that).
+func (s *TorrentStore) Room() int64 {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return max(0, s.c.liveMax-s.c.live)
+}

@@ -20,6 +20,10 @@ type readerClaims struct {
 	ahead    pieceSpan
 	headTail []int
 	waits    map[*pieceWait]int // the reader's blocked reads, and their piece
+	pos      int                // the piece of its last read that came to the loop
+	// The background fill's cursors (fill.go): the next piece to look at
+	// ahead of pos, and behind it.
+	fillAhead, fillBehind int
 }
 
 // pieceWait is a read blocked on a piece: done is closed when the piece can

@@ -38,7 +38,7 @@ func (t *Torrent) request(p *peer) {
 		depth = min(depth, t.picker.NumBlocks(0))
 	}
 	if need := depth - len(p.inflight); need > 0 {
-		t.pickBuf = t.picker.Pick(t.pickBuf[:0], p.id, p.has, need)
+		t.pickBuf = t.picker.PickCapped(t.pickBuf[:0], p.id, p.has, need, t.maxFillFor(p, need))
 	} else if t.picker.HasUrgent() && !p.parole {
 		// A read is blocked: its blocks do not wait for a full pipeline to
 		// drain, they may go past the depth by a little (never past what
@@ -51,6 +51,9 @@ func (t *Torrent) request(p *peer) {
 	now := time.Now()
 	for _, b := range t.pickBuf {
 		t.sendRequest(p, b, now)
+		if t.filling() && t.picker.Priority(b.Piece) == picker.Normal {
+			p.fillReqs[b] = struct{}{}
+		}
 	}
 	if len(t.pickBuf) == 0 && len(p.inflight) == 0 {
 		t.updateInterest(p)
@@ -75,6 +78,7 @@ func (t *Torrent) onBlock(p *peer, msg wire.Message, data []byte) {
 		return
 	}
 	delete(p.inflight, b)
+	delete(p.fillReqs, b)
 	now := time.Now()
 	p.lastBlock, p.snubbed = now, false
 	p.downloaded += int64(len(data))
@@ -84,6 +88,7 @@ func (t *Torrent) onBlock(p *peer, msg wire.Message, data []byte) {
 	for _, id := range others { // endgame: the other copies are no longer needed
 		if q := t.peerByPickerID(id); q != nil {
 			delete(q.inflight, b)
+			delete(q.fillReqs, b)
 			t.sendCancel(q, b)
 		}
 	}
@@ -129,6 +134,7 @@ func (t *Torrent) cancelPiece(i int) {
 		for b := range p.inflight {
 			if b.Piece == i {
 				delete(p.inflight, b)
+				delete(p.fillReqs, b)
 				t.picker.Unrequest(b, p.id)
 				t.sendCancel(p, b)
 			}
@@ -154,6 +160,7 @@ func (t *Torrent) takeBack(p *peer) {
 		delete(p.inflight, b)
 		p.cancelled++
 	}
+	clear(p.fillReqs)
 	t.freeBlocks(t.picker.Release(p.id))
 }
 
@@ -171,6 +178,7 @@ var errSnubbed = errors.New("snubbed")
 // onTick does the periodic work: rates, snubbing, topping up pipelines,
 // connecting to more peers.
 func (t *Torrent) onTick(ctx context.Context, now time.Time) {
+	t.fillMore()
 	for p := range t.peers {
 		p.noteActivity(now)
 		if t.isIdle(p, now) {
@@ -226,6 +234,7 @@ func (t *Torrent) reassignLateUrgent(now time.Time) {
 				continue
 			}
 			delete(p.inflight, b)
+			delete(p.fillReqs, b)
 			t.sendCancel(p, b)
 			t.sendRequest(q, b, now)
 		}

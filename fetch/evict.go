@@ -48,6 +48,7 @@ func (t *Torrent) forgetEvicted() {
 			// keep it: fetching it again would evict another, for ever.
 			// It comes back when it is read.
 			t.picker.SetPriority(i, picker.None)
+			delete(t.fill, i)
 		}
 		wanted = wanted || t.picker.Priority(i) != picker.None
 	}

@@ -37,6 +37,7 @@ type peer struct {
 	snubbed                     bool
 
 	inflight    map[picker.Block]time.Time // our requests, not yet answered
+	fillReqs    map[picker.Block]struct{}  // those of them for the background fill (fill.go)
 	lastBlock   time.Time
 	connectedAt time.Time
 	reqq        int // how many requests the peer accepts (extension handshake)
@@ -84,7 +85,7 @@ func (t *Torrent) addConn(ctx context.Context, c *conn) {
 	p := &peer{
 		id: t.nextPeerID, c: c, has: bitfield.New(t.info.NumPieces()),
 		amChoking: true, peerChoking: true,
-		inflight: map[picker.Block]time.Time{}, connectedAt: now, lastBlock: now, reqq: maxQueue,
+		inflight: map[picker.Block]time.Time{}, fillReqs: map[picker.Block]struct{}{}, connectedAt: now, lastBlock: now, reqq: maxQueue,
 		activeAt: now, dataAt: now,
 	}
 	t.nextPeerID++

@@ -160,6 +160,8 @@ func (r *Reader) register(ctx context.Context, first, end int, off, n int64) []*
 		for _, i := range missing {
 			waits[i-first] = t.waitFor(r, i)
 		}
+		t.demand.of(r).pos = first
+		t.fillMore()
 		t.requestAll()
 		r.mu.Lock()
 		r.ahead, r.claimed = want, true
@@ -259,7 +261,10 @@ func (r *Reader) await(ctx context.Context, i int, w *pieceWait) error {
 // Close drops the reader's demand and ends its blocked reads.
 func (r *Reader) Close() error {
 	r.closeOnce.Do(func() { close(r.done) })
-	r.t.do(context.Background(), func() { r.t.demand.release(r, r.t.lower) })
+	r.t.do(context.Background(), func() {
+		r.t.demand.release(r, r.t.lower)
+		r.t.stopFill(r)
+	})
 	r.mu.Lock()
 	r.ahead = pieceSpan{}
 	r.mu.Unlock()
@@ -302,7 +307,7 @@ func (t *Torrent) raise(i int, pr picker.Priority) {
 // lower drops piece i to the priority its remaining interest deserves
 // (wanted), and cancels its requests in flight if nothing wants it.
 func (t *Torrent) lower(i int) {
-	if t.picker.Have(i) {
+	if t.picker.Have(i) || t.held.has(i) { // a held piece is not fetched while held
 		return
 	}
 	pr := t.wanted(i)
@@ -318,7 +323,7 @@ func (t *Torrent) lower(i int) {
 // read waits for it.
 func (t *Torrent) wanted(i int) picker.Priority {
 	pr := picker.None
-	if t.cfg.WantAll {
+	if _, fill := t.fill[i]; fill || t.cfg.WantAll {
 		pr = picker.Normal
 	}
 	if t.demand.headTail[i] > 0 {

@@ -52,6 +52,8 @@ type Config struct {
 	// Have lists the pieces Storage already holds, verified (from Check or
 	// from the cache's index); nil means none.
 	Have bitfield.Bitfield
+	// NoFill turns the background fill of open files off (fill.go).
+	NoFill bool
 	// WantAll downloads every piece (btfs get); otherwise nothing is fetched
 	// unless asked for (the mount).
 	WantAll bool
@@ -132,7 +134,8 @@ type Torrent struct {
 	suspects   map[int][]blockRecord // smart ban (smartban.go)
 	trust      trustTable            // trust.go
 	verifyQ    chan verifyJob
-	demand     demand // what readers want (demand.go)
+	demand     demand           // what readers want (demand.go)
+	fill       map[int]struct{} // pieces the background fill wants (fill.go)
 
 	// have mirrors the picker's verified pieces for Readers on other
 	// goroutines; written only by the loop.
@@ -194,6 +197,7 @@ func New(cfg Config) *Torrent {
 		trust:     newTrustTable(),
 		bans:      newBanList(),
 		demand:    newDemand(),
+		fill:      map[int]struct{}{},
 		have:      haveView{bf: bitfield.New(cfg.Info.NumPieces())},
 	}
 	if cfg.Have.Len() == cfg.Info.NumPieces() {

@@ -149,6 +149,7 @@ func (t *Torrent) handleVerified(r verifyResult) {
 		t.counters.verified.Add(1)
 		t.left.Add(-t.info.PieceSize(r.piece))
 		t.wake(r.piece)
+		t.fillMore()
 		t.judgePassed(r.piece, from, r.blockHashes)
 		complete := t.picker.Complete()
 		for p := range t.peers {

@@ -9,6 +9,13 @@ import (
 // Pick appends to dst up to max blocks to request from peer, which has the
 // pieces in peerHas, following the rules in the package comment.
 func (p *Picker) Pick(dst []Block, peer int, peerHas bitfield.Bitfield, max int) []Block {
+	return p.PickCapped(dst, peer, peerHas, max, max)
+}
+
+// PickCapped is Pick taking at most maxNormal blocks of Normal pieces: the
+// background's share of a peer's pipeline, which a mount keeps small so
+// that a block a read waits for never queues behind much of it.
+func (p *Picker) PickCapped(dst []Block, peer int, peerHas bitfield.Bitfield, max, maxNormal int) []Block {
 	if max <= 0 {
 		return dst
 	}
@@ -22,6 +29,26 @@ func (p *Picker) Pick(dst []Block, peer int, peerHas bitfield.Bitfield, max int)
 				return dst
 			}
 		}
+	}
+	// Rule 4 for Urgent pieces: duplicates of what is in flight, before
+	// anything of lower priority. Readahead and head and tail pieces are
+	// not duplicated: no read waits for them yet, and a reader's window,
+	// all asked for, would otherwise be asked for twice for as long as it
+	// streams, each copy taking the place of a block the peer could send
+	// instead (the one that loses the race is wasted).
+	for _, i := range p.high {
+		if p.priority[i] != Urgent {
+			break // the order keeps Urgent pieces first
+		}
+		if canUse(i) {
+			if dst = p.takeDuplicates(dst, i, peer, want); len(dst) == want {
+				return dst
+			}
+		}
+	}
+	want = min(want, len(dst)+maxNormal)
+	if len(dst) == want {
+		return dst
 	}
 	// Rule 3: started Normal pieces, then the rest rarest first.
 	for _, i := range p.started {
@@ -48,22 +75,7 @@ func (p *Picker) Pick(dst []Block, peer int, peerHas bitfield.Bitfield, max int)
 			return dst
 		}
 	}
-	// Rule 4, endgame: duplicate requests, same order, for what is in
-	// flight: Urgent pieces, then started Normal ones. Readahead and head
-	// and tail pieces are not duplicated: no read waits for them yet, and a
-	// reader's window, all asked for, would otherwise be asked for twice
-	// for as long as it streams, each copy taking the place of a block the
-	// peer could send instead (the one that loses the race is wasted).
-	for _, i := range p.high {
-		if p.priority[i] != Urgent {
-			break // the order keeps Urgent pieces first
-		}
-		if canUse(i) {
-			if dst = p.takeDuplicates(dst, i, peer, want); len(dst) == want {
-				return dst
-			}
-		}
-	}
+	// Rule 4, endgame of the Normal pieces: duplicates of what is in flight.
 	for _, i := range p.started {
 		if canUse(i) {
 			if dst = p.takeDuplicates(dst, i, peer, want); len(dst) == want {

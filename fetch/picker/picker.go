@@ -29,10 +29,12 @@
 //     spread over the peers), a block of an Urgent or Normal piece already
 //     requested from others may be requested again, from at most
 //     MaxDuplicates peers in all; the first copy to arrive wins and the
-//     engine cancels the others. Readahead and HeadTail pieces are never
+//     engine cancels the others. Duplicates of Urgent pieces come before
+//     any block of a Normal piece. Readahead and HeadTail pieces are never
 //     duplicated: no read waits for them yet, and a streaming reader's
 //     window, all asked for, would be asked for twice for as long as it
-//     streams.
+//     streams. PickCapped bounds the blocks of Normal pieces a peer is
+//     given (a mount's background fill).
 //  5. A peer whose pipeline is full may still take a few Urgent blocks
 //     (PickUrgent): a blocked read does not wait for a queue to drain.
 //  6. A piece that fails its hash check starts over; the peers that sent its

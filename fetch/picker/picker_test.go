@@ -438,3 +438,34 @@ func TestNoDuplicatesBelowUrgent(t *testing.T) {
 		}
 	}
 }
+
+// PickCapped gives a peer at most maxNormal blocks of Normal pieces, and
+// never lets the cap hold back what is above Normal.
+func TestPickCapped(t *testing.T) {
+	p := newPicker(32*kib, 4*32*kib) // 4 pieces of 2 blocks
+	p.SetPriority(0, Urgent)
+	p.SetPriority(1, Readahead)
+	p.SetPriority(2, Normal)
+	p.SetPriority(3, Normal)
+	got := p.PickCapped(nil, 1, full(4), 10, 1)
+	var normal, high int
+	for _, b := range got {
+		if b.Piece >= 2 {
+			normal++
+		} else {
+			high++
+		}
+	}
+	if high != 4 || normal != 1 {
+		t.Fatalf("picked %v: %d above Normal (want 4), %d Normal (want 1)", got, high, normal)
+	}
+	// Another peer: the Urgent piece's duplicates first, then at most one
+	// Normal block.
+	got = p.PickCapped(nil, 2, full(4), 3, 1)
+	if len(got) != 3 || got[0].Piece != 0 || got[1].Piece != 0 || got[2].Piece < 2 {
+		t.Fatalf("second peer got %v; want piece 0's two blocks again, then one Normal block", got)
+	}
+	if got := p.PickCapped(nil, 3, full(4), 10, 0); len(got) != 0 {
+		t.Fatalf("a cap of 0 with nothing above Normal left: %v", got)
+	}
+}
