@@ -36,8 +36,11 @@ type Spec struct {
 	// the session's cache. A torrent with its own Storage is never parked.
 	Storage fetch.Storage
 	Have    bitfield.Bitfield // the pieces Storage holds, verified
-	// WantAll downloads every piece; otherwise only what readers ask for.
+	// WantAll downloads every piece; otherwise only what readers ask for,
+	// and the rest of the files they have open in the background, unless
+	// NoFill.
 	WantAll bool
+	NoFill  bool
 	// Seed keeps the torrent in its swarm: never parked (btfs seed).
 	Seed bool
 	// Parked adds the torrent without joining its swarm: the first Open
@@ -264,7 +267,7 @@ func (t *Torrent) startLocked() {
 	cfg := t.p.base
 	mi := t.mi
 	cfg.Info, cfg.InfoHash, cfg.InfoBytes, cfg.Trackers = &mi.Info, mi.InfoHash, mi.InfoBytes, mi.Trackers
-	cfg.Storage, cfg.Have, cfg.WantAll, cfg.Logger = t.store, t.storedLocked(), t.spec.WantAll, t.log
+	cfg.Storage, cfg.Have, cfg.WantAll, cfg.NoFill, cfg.Logger = t.store, t.storedLocked(), t.spec.WantAll, t.spec.NoFill, t.log
 	e := fetch.New(cfg)
 	ctx, cancel := context.WithCancel(t.ctx)
 	if len(t.known) > 0 {

@@ -31,7 +31,7 @@ func (h *holder) runLibraryMount(ctx context.Context, req holderRequest, log *sl
 		if err != nil {
 			return err
 		}
-		specs = append(specs, session.Spec{MetaInfo: mi, Magnet: link, WantAll: req.Prefetch,
+		specs = append(specs, session.Spec{MetaInfo: mi, Magnet: link, WantAll: req.Prefetch, NoFill: req.NoFill,
 			MetadataTimeout: req.MetadataTimeout, Logger: log})
 	}
 	if req.WaitMetadata {
@@ -61,7 +61,7 @@ func (h *holder) runLibraryMount(ctx context.Context, req holderRequest, log *sl
 	}
 	m := h.sess.Mount(lib, req.Mountpoint, fitReadahead(req.Readahead, h.sess.Cache(), log))
 	defer m.Close()
-	lm := &libraryMount{ctx: ctx, m: m, log: log, base: session.Spec{WantAll: req.Prefetch,
+	lm := &libraryMount{ctx: ctx, m: m, log: log, base: session.Spec{WantAll: req.Prefetch, NoFill: req.NoFill,
 		MetadataTimeout: req.MetadataTimeout, Logger: log}}
 	for _, spec := range specs {
 		if _, err := lm.add(spec); err != nil {

@@ -24,7 +24,7 @@ func (h *holder) runMount(ctx context.Context, req holderRequest, log *slog.Logg
 	if err != nil {
 		return err
 	}
-	spec := session.Spec{MetaInfo: mi, Magnet: link, WantAll: req.Prefetch, MetadataTimeout: req.MetadataTimeout, Logger: log}
+	spec := session.Spec{MetaInfo: mi, Magnet: link, WantAll: req.Prefetch, NoFill: req.NoFill, MetadataTimeout: req.MetadataTimeout, Logger: log}
 	if link != nil && req.WaitMetadata {
 		if mi, err = h.waitMetadata(ctx, spec); err != nil {
 			return err

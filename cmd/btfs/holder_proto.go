@@ -54,6 +54,7 @@ type holderRequest struct {
 	Readahead       int64         `json:"readahead,omitempty"`
 	ReadTimeout     time.Duration `json:"read_timeout,omitempty"`
 	Prefetch        bool          `json:"prefetch,omitempty"`
+	NoFill          bool          `json:"no_fill,omitempty"`
 	AllowOther      bool          `json:"allow_other,omitempty"`
 	DebugFUSE       bool          `json:"debug_fuse,omitempty"`
 	WaitMetadata    bool          `json:"wait_metadata,omitempty"`

@@ -42,6 +42,7 @@ func mountCommand() *cli.Command {
 			&cli.StringFlag{Name: "readahead", Value: "32MiB", Usage: "largest readahead `SIZE` per open file"},
 			&cli.DurationFlag{Name: "read-timeout", Usage: "fail a read with EIO `DUR` after its bytes were first asked for, retries included (0: wait)"},
 			&cli.BoolFlag{Name: "prefetch", Usage: "also download the rest of the torrent in the background"},
+			&cli.BoolFlag{Name: "no-fill", Usage: "fetch only what is read, not the rest of the open files in the background"},
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users read the mount (non-root: needs user_allow_other)"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE request"},
 			&cli.BoolFlag{Name: "wait-metadata", Usage: "for a magnet link: mount only once its metadata is in"},
@@ -93,7 +94,7 @@ func runMount(c *cli.Context) error {
 	}
 	return runHolderClient(c, holderRequest{
 		Op: "mount", Torrents: absPaths(torrents), Mountpoint: absPath(mountpoint), Metrics: c.String("metrics"),
-		Readahead: readahead, ReadTimeout: c.Duration("read-timeout"), Prefetch: c.Bool("prefetch"),
+		Readahead: readahead, ReadTimeout: c.Duration("read-timeout"), Prefetch: c.Bool("prefetch"), NoFill: c.Bool("no-fill"),
 		AllowOther: c.Bool("allow-other"), DebugFUSE: c.Bool("debug-fuse"),
 		WaitMetadata: c.Bool("wait-metadata"), MetadataTimeout: c.Duration("metadata-timeout"), Watch: watch,
 	})
