@@ -4,21 +4,29 @@ package fetch
 // It holds the reads blocked on a piece, and each reader's claims: its
 // readahead window and its file's head and tail. Claims are sets per
 // reader; the counts per piece are derived from them (a count is the
-// number of readers whose set holds the piece), changed only when a set
-// is, so that nothing else (a piece arriving, an eviction, a reader
-// releasing late) can take a count below zero or drop a claim another
+// number of readers whose set holds the piece, unserved), changed only
+// when a set is, so that nothing (a piece arriving, an eviction, a reader
+// moving on late) can take a count below zero or drop a claim another
 // reader holds.
+//
+// A claim is served once: when its piece is stored (or held in memory), or
+// if it is stored when the claim is made, the claim no longer counts, and a
+// later eviction of the piece does not make it wanted again; a read of it
+// does, or a claim made while it is missing. Else claims larger than a
+// small cache would fetch and evict each other for ever.
 type demand struct {
 	readers  map[*Reader]*readerClaims
 	waits    map[int][]*pieceWait // reads blocked on a piece, oldest first
-	ahead    map[int]int          // readers whose readahead holds a piece
-	headTail map[int]int          // readers whose head or tail holds a piece
+	ahead    map[int]int          // readers whose readahead holds a piece, unserved
+	headTail map[int]int          // readers whose head or tail holds a piece, unserved
 }
 
 // readerClaims is one reader's part of the demand.
 type readerClaims struct {
 	ahead    pieceSpan
-	headTail []int
+	served   map[int]struct{}   // pieces of ahead whose claim was served
+	headTail map[int]struct{}   // head and tail pieces not served yet
+	claimed  bool               // the head and tail were claimed (once per reader)
 	waits    map[*pieceWait]int // the reader's blocked reads, and their piece
 	pos      int                // the piece of its last read that came to the loop
 	// The background fill's cursors (fill.go): the next piece to look at
@@ -41,39 +49,67 @@ func newDemand() demand {
 func (d *demand) of(r *Reader) *readerClaims {
 	c := d.readers[r]
 	if c == nil {
-		c = &readerClaims{waits: map[*pieceWait]int{}}
+		c = &readerClaims{served: map[int]struct{}{}, headTail: map[int]struct{}{}, waits: map[*pieceWait]int{}}
 		d.readers[r] = c
 	}
 	return c
 }
 
 // setAhead moves r's readahead to want, calling dropped for each piece no
-// reader's readahead holds any more.
-func (d *demand) setAhead(r *Reader, want pieceSpan, dropped func(int)) {
+// reader's readahead holds any more. Pieces that are had (had) are served
+// as they enter.
+func (d *demand) setAhead(r *Reader, want pieceSpan, had func(int) bool, dropped func(int)) {
 	c := d.of(r)
 	old := c.ahead
 	c.ahead = want
 	for i := want.first; i < want.end; i++ {
-		if !old.has(i) {
+		switch {
+		case old.has(i):
+		case had(i):
+			c.served[i] = struct{}{}
+		default:
 			d.ahead[i]++
 		}
 	}
 	for i := old.first; i < old.end; i++ {
-		if !want.has(i) {
+		if want.has(i) {
+			continue
+		}
+		if _, ok := c.served[i]; ok {
+			delete(c.served, i)
+		} else {
 			d.decr(d.ahead, i, dropped)
 		}
 	}
 }
 
-// claimHeadTail records r's head and tail pieces; a reader claims them once.
-func (d *demand) claimHeadTail(r *Reader, pieces []int) {
+// claimHeadTail records r's head and tail pieces, those not had; a reader
+// claims them once.
+func (d *demand) claimHeadTail(r *Reader, pieces []int, had func(int) bool) {
 	c := d.of(r)
-	if c.headTail != nil {
+	if c.claimed {
 		return
 	}
-	c.headTail = append([]int{}, pieces...)
+	c.claimed = true
 	for _, i := range pieces {
-		d.headTail[i]++
+		if !had(i) {
+			c.headTail[i] = struct{}{}
+			d.headTail[i]++
+		}
+	}
+}
+
+// serve marks every claim on piece i served: it is stored, or held.
+func (d *demand) serve(i int) {
+	for _, c := range d.readers {
+		if _, ok := c.served[i]; c.ahead.has(i) && !ok {
+			c.served[i] = struct{}{}
+			d.decr(d.ahead, i, nil)
+		}
+		if _, ok := c.headTail[i]; ok {
+			delete(c.headTail, i)
+			d.decr(d.headTail, i, nil)
+		}
 	}
 }
 
@@ -138,18 +174,21 @@ func (d *demand) release(r *Reader, dropped func(int)) {
 			dropped(i)
 		}
 	}
-	d.setAhead(r, pieceSpan{}, dropped)
-	for _, i := range c.headTail {
+	d.setAhead(r, pieceSpan{}, nil, dropped)
+	for i := range c.headTail {
 		d.decr(d.headTail, i, dropped)
 	}
 	delete(d.readers, r)
 }
 
-// decr drops one reader's claim on piece i in counts.
+// decr drops one reader's claim on piece i in counts, calling dropped (if
+// any) when it was the last.
 func (d *demand) decr(counts map[int]int, i int, dropped func(int)) {
 	if counts[i]--; counts[i] <= 0 {
 		delete(counts, i)
-		dropped(i)
+		if dropped != nil {
+			dropped(i)
+		}
 	}
 }
 

@@ -9,11 +9,13 @@ import (
 )
 
 // The claim rules of demand, step by step: each step changes the demand
-// and says what the counts must be after it. Counts are the number of
-// readers whose set holds a piece, whatever happened to the piece.
+// and says what the counts must be after it. A count is the number of
+// readers whose set holds a piece and whose claim was not served yet.
 func TestDemandClaimRules(t *testing.T) {
 	a, b := &Reader{}, &Reader{}
 	d := newDemand()
+	have := map[int]bool{7: true}
+	had := func(i int) bool { return have[i] }
 	var dropped []int
 	drop := func(i int) { dropped = append(dropped, i) }
 	var wa, wb *pieceWait
@@ -25,30 +27,36 @@ func TestDemandClaimRules(t *testing.T) {
 		waiting  int
 		dropped  []int
 	}{
-		{"a claims readahead 2-4", func() { d.setAhead(a, pieceSpan{2, 5}, drop) },
+		{"a claims readahead 2-4", func() { d.setAhead(a, pieceSpan{2, 5}, had, drop) },
 			map[int]int{2: 1, 3: 1, 4: 1}, map[int]int{}, 0, nil},
-		{"b claims readahead 3-5", func() { d.setAhead(b, pieceSpan{3, 6}, drop) },
+		{"b claims readahead 3-5", func() { d.setAhead(b, pieceSpan{3, 6}, had, drop) },
 			map[int]int{2: 1, 3: 2, 4: 2, 5: 1}, map[int]int{}, 0, nil},
-		{"a claims the same again", func() { d.setAhead(a, pieceSpan{2, 5}, drop) },
+		{"a claims the same again", func() { d.setAhead(a, pieceSpan{2, 5}, had, drop) },
 			map[int]int{2: 1, 3: 2, 4: 2, 5: 1}, map[int]int{}, 0, nil},
-		{"a claims head and tail, twice", func() { d.claimHeadTail(a, []int{0, 9}); d.claimHeadTail(a, []int{0, 1, 9}) },
+		{"a claims head and tail, twice; 7 is had", func() { d.claimHeadTail(a, []int{0, 7, 9}, had); d.claimHeadTail(a, []int{0, 1, 9}, had) },
 			map[int]int{2: 1, 3: 2, 4: 2, 5: 1}, map[int]int{0: 1, 9: 1}, 0, nil},
 		{"a and b wait for 4", func() { wa, wb = d.wait(a, 4), d.wait(b, 4) },
 			map[int]int{2: 1, 3: 2, 4: 2, 5: 1}, map[int]int{0: 1, 9: 1}, 2, nil},
-		{"4 arrives: the waits end, the claims stay", func() { d.wake(4) },
-			map[int]int{2: 1, 3: 2, 4: 2, 5: 1}, map[int]int{0: 1, 9: 1}, 0, nil},
+		{"4 arrives: the waits end, its claims are served", func() { d.wake(4); d.serve(4); have[4] = true },
+			map[int]int{2: 1, 3: 2, 5: 1}, map[int]int{0: 1, 9: 1}, 0, nil},
+		{"4 is evicted: nothing changes", func() { have[4] = false },
+			map[int]int{2: 1, 3: 2, 5: 1}, map[int]int{0: 1, 9: 1}, 0, nil},
 		{"a withdraws its ended wait: nothing changes", func() { d.withdraw(wa) },
-			map[int]int{2: 1, 3: 2, 4: 2, 5: 1}, map[int]int{0: 1, 9: 1}, 0, nil},
-		{"a moves on to 5-6", func() { d.setAhead(a, pieceSpan{5, 7}, drop) },
-			map[int]int{3: 1, 4: 1, 5: 2, 6: 1}, map[int]int{0: 1, 9: 1}, 0, []int{2}},
-		{"b waits for 6, then withdraws", func() { wb = d.wait(b, 6); d.withdraw(wb) },
-			map[int]int{3: 1, 4: 1, 5: 2, 6: 1}, map[int]int{0: 1, 9: 1}, 0, []int{2}},
-		{"a closes: its claims go, b's stay", func() { d.wait(a, 8); d.release(a, drop) },
-			map[int]int{3: 1, 4: 1, 5: 1}, map[int]int{}, 0, []int{2, 8, 6, 0, 9}},
+			map[int]int{2: 1, 3: 2, 5: 1}, map[int]int{0: 1, 9: 1}, 0, nil},
+		{"a moves on to 4-6: its served claim on 4 stays served", func() { d.setAhead(a, pieceSpan{4, 7}, had, drop) },
+			map[int]int{3: 1, 5: 2, 6: 1}, map[int]int{0: 1, 9: 1}, 0, []int{2}},
+		{"b moves on to 8-9", func() { d.setAhead(b, pieceSpan{8, 10}, had, drop) },
+			map[int]int{5: 1, 6: 1, 8: 1, 9: 1}, map[int]int{0: 1, 9: 1}, 0, []int{2, 3}},
+		{"9 arrives: served for both kinds of claim", func() { d.serve(9); have[9] = true },
+			map[int]int{5: 1, 6: 1, 8: 1}, map[int]int{0: 1}, 0, []int{2, 3}},
+		{"b waits for 8, then withdraws", func() { wb = d.wait(b, 8); d.withdraw(wb) },
+			map[int]int{5: 1, 6: 1, 8: 1}, map[int]int{0: 1}, 0, []int{2, 3}},
+		{"a closes: its claims go, b's stay", func() { d.wait(a, 5); d.release(a, drop) },
+			map[int]int{8: 1}, map[int]int{}, 0, []int{2, 3, 5, 5, 6, 0}},
 		{"a released again: nothing", func() { d.release(a, drop) },
-			map[int]int{3: 1, 4: 1, 5: 1}, map[int]int{}, 0, []int{2, 8, 6, 0, 9}},
+			map[int]int{8: 1}, map[int]int{}, 0, []int{2, 3, 5, 5, 6, 0}},
 		{"b closes", func() { d.release(b, drop) },
-			map[int]int{}, map[int]int{}, 0, []int{2, 8, 6, 0, 9, 3, 4, 5}},
+			map[int]int{}, map[int]int{}, 0, []int{2, 3, 5, 5, 6, 0, 8}},
 	}
 	for _, s := range steps {
 		s.do()
@@ -88,11 +96,11 @@ func sameSet(a, b []int) bool {
 	return true
 }
 
-// A reader's readahead claim outlives the piece's arrival: when the piece
-// is evicted and another reader claims it too, the first reader moving on
-// leaves the piece wanted by the second. (Counts that the arrival deleted
-// went to zero here, and the second reader's claim was lost: the piece fell
-// to None though a reader still wanted it.)
+// When a piece a reader's readahead held has arrived and been evicted, and
+// another reader claims it, the first reader moving on leaves the piece
+// wanted by the second. (Counts that the arrival deleted went to zero here,
+// and the second reader's claim was lost: the piece fell to HeadTail,
+// below what a reader still wanted.)
 func TestClaimSurvivesArrivalAndEviction(t *testing.T) {
 	mi, _ := makeContent(t, 1<<20, 64<<10) // 16 pieces
 	lonely := startNode(t, mi, t.TempDir(), false, func(c *Config) { c.WantAll = false })
@@ -126,14 +134,12 @@ func TestClaimSurvivesArrivalAndEviction(t *testing.T) {
 		t.Fatalf("piece 1, still in b's readahead, is at %v after a moved on", pr)
 	}
 	b.Close()
-	if pr := priority(1); pr != picker.HeadTail {
-		t.Fatalf("piece 1 is at %v with b closed; want HeadTail (a's file is all head)", pr)
-	}
-	a.Close()
 	if pr := priority(1); pr != picker.None {
 		t.Fatalf("piece 1 is at %v with no reader left wanting it", pr)
 	}
 }
+
+func never(int) bool { return false }
 
 // BenchmarkDemandRead is the loop's part of a read that misses: its wait
 // registered and woken, its readahead moved one piece on.
@@ -142,7 +148,7 @@ func BenchmarkDemandRead(b *testing.B) {
 	r := &Reader{}
 	drop := func(int) {}
 	for i := 0; b.Loop(); i++ {
-		d.setAhead(r, pieceSpan{i + 1, i + 33}, drop)
+		d.setAhead(r, pieceSpan{i + 1, i + 33}, never, drop)
 		d.wait(r, i)
 		d.wake(i)
 	}
@@ -155,6 +161,6 @@ func BenchmarkDemandSeek(b *testing.B) {
 	drop := func(int) {}
 	for i := 0; b.Loop(); i++ {
 		at := (i % 2) * 1000
-		d.setAhead(r, pieceSpan{at, at + 32}, drop)
+		d.setAhead(r, pieceSpan{at, at + 32}, never, drop)
 	}
 }

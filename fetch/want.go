@@ -96,7 +96,7 @@ func (t *Torrent) wanted(i int) picker.Priority {
 // moveReadahead moves r's readahead to want: pieces it enters are raised,
 // pieces no reader's readahead holds any more are lowered.
 func (t *Torrent) moveReadahead(r *Reader, want pieceSpan) {
-	t.demand.setAhead(r, want, t.lower)
+	t.demand.setAhead(r, want, t.picker.Have, t.lower)
 	for i := want.first; i < want.end; i++ {
 		t.raise(i, picker.Readahead)
 	}
@@ -104,18 +104,18 @@ func (t *Torrent) moveReadahead(r *Reader, want pieceSpan) {
 
 // claimHeadTail raises r's file's head and tail pieces, once per reader.
 func (t *Torrent) claimHeadTail(r *Reader, pieces []int) {
-	t.demand.claimHeadTail(r, pieces)
+	t.demand.claimHeadTail(r, pieces, t.picker.Have)
 	for _, i := range pieces {
 		t.raise(i, picker.HeadTail)
 	}
 }
 
-// wake releases the reads waiting for piece i, now stored, and updates the
-// readers' view. The readers' claims on it stay: if the storage drops the
-// piece, they want it again.
+// wake releases the reads waiting for piece i, now stored, updates the
+// readers' view and serves the claims on it (demand.go).
 func (t *Torrent) wake(i int) {
 	t.have.set(i, true)
 	t.demand.wake(i)
+	t.demand.serve(i)
 }
 
 // wakeHeld releases the reads waiting for piece i, which the storage
@@ -123,6 +123,7 @@ func (t *Torrent) wake(i int) {
 // stored, so the readers' view stays as it is.
 func (t *Torrent) wakeHeld(i int) {
 	t.demand.wake(i)
+	t.demand.serve(i)
 	t.picker.SetPriority(i, picker.None)
 	if t.picker.Active(i) {
 		t.cancelPiece(i)
