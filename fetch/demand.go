@@ -62,24 +62,34 @@ func (d *demand) setAhead(r *Reader, want pieceSpan, had func(int) bool, dropped
 	c := d.of(r)
 	old := c.ahead
 	c.ahead = want
-	for i := want.first; i < want.end; i++ {
-		switch {
-		case old.has(i):
-		case had(i):
+	want.minus(old, func(i int) {
+		if had(i) {
 			c.served[i] = struct{}{}
-		default:
+		} else {
 			d.ahead[i]++
 		}
-	}
-	for i := old.first; i < old.end; i++ {
-		if want.has(i) {
-			continue
-		}
+	})
+	old.minus(want, func(i int) {
 		if _, ok := c.served[i]; ok {
 			delete(c.served, i)
 		} else {
 			d.decr(d.ahead, i, dropped)
 		}
+	})
+}
+
+// minus calls f for each piece of s not in o: a sequential reader's
+// readahead moves a piece or two at a time, and only those are visited,
+// whatever the window's length.
+func (s pieceSpan) minus(o pieceSpan, f func(int)) {
+	if o.first >= o.end {
+		o = pieceSpan{s.end, s.end}
+	}
+	for i := s.first; i < min(s.end, o.first); i++ {
+		f(i)
+	}
+	for i := max(s.first, o.end); i < s.end; i++ {
+		f(i)
 	}
 }
 
