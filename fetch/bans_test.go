@@ -157,10 +157,17 @@ func TestConnectionsPerAddressLimited(t *testing.T) {
 		{loopbackHost(), 1},
 		{netip.MustParseAddr("127.0.0.1"), 0},
 	} {
+		// Each connection is in the seeder's peers before the next is made:
+		// under load the handshakes would otherwise be pending at once, and
+		// the bound on pending handshakes per address (pending.go), not
+		// the one on connections, would close one.
 		var conns []*scripted
-		for range maxPeersPerIP + 1 {
+		for range maxPeersPerIP {
+			before := stats(t, seeder).Peers
 			conns = append(conns, dialScriptedFrom(t, seeder, mi, wire.DefaultReserved(), tc.ip))
+			wait.For(t, "the connection to join the seeder's peers", 10*time.Second, func() bool { return stats(t, seeder).Peers == before+1 })
 		}
+		conns = append(conns, dialScriptedFrom(t, seeder, mi, wire.DefaultReserved(), tc.ip))
 		if n := countClosed(conns, time.Second); n != tc.closed {
 			t.Fatalf("%d of %d connections from %v closed, want %d", n, len(conns), tc.ip, tc.closed)
 		}
