@@ -131,12 +131,14 @@ aria2_common=(--no-conf --enable-dht=false --enable-dht6=false --bt-enable-lpd=f
 	--console-log-level=warn --bt-tracker-connect-timeout=5 --bt-tracker-timeout=5)
 printf '#!/bin/sh\necho "$1" >>"$BENCH_SEEDING"\n' >"$work/bin/seeding-hook"
 chmod +x "$work/bin/seeding-hook"
+torrent_files=() # aria2c takes a file for a .torrent only by its name
+for t in "${torrents[@]}"; do torrent_files+=("$work/$t.torrent"); done
 for i in 1 2; do
 	: >"$work/seeding.$i"
 	BENCH_SEEDING=$work/seeding.$i "$work/bin/bench-seeder" "${aria2_common[@]}" --interface="127.0.0.1$i" \
 		--listen-port=$((51410 + i)) --dir="$work/src" --check-integrity=true --seed-ratio=0.0 \
 		--max-concurrent-downloads=8 --on-bt-download-complete="$work/bin/seeding-hook" \
-		"${torrents[@]/#/$work/}" >"$results/logs/seeder$i.log" 2>&1 &
+		"${torrent_files[@]}" >"$results/logs/seeder$i.log" 2>&1 &
 	pids+=($!)
 done
 log "waiting for the 2 seeders to check their data and announce..."
