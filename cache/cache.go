@@ -166,9 +166,11 @@ type Cache struct {
 	nextMem     string  // the memtable log made ahead of badger
 	noFallocate bool    // the filesystem has no fallocate
 
-	commitTs         atomic.Uint64 // the last commit's timestamp (txn.go)
-	sinceUpkeep      atomic.Int64  // bytes committed or read since the last upkeep (writeback.go)
-	wroteSinceUpkeep atomic.Bool
+	commitTs atomic.Uint64 // the last commit's timestamp (txn.go)
+	// Upkeep (writeback.go): bytes since the last round of each kind, and
+	// the rounds due.
+	sinceWriteback, sinceRelease atomic.Int64
+	writebackDue, releaseDue     atomic.Bool
 
 	mu       sync.Mutex // guards the fields below and every TorrentStore's piece state
 	torrents map[metainfo.Hash]*TorrentStore

@@ -56,7 +56,7 @@ func TestResidentLogPagesBounded(t *testing.T) {
 			checkPiece(t, s, tt, i-8) // a reader a little behind the writer
 		}
 	}
-	const bound = 3 * upkeepEvery
+	const bound = 2 * releaseEvery
 	var rss int64
 	wait.For(t, "the value log's resident pages to be released", 10*time.Second, func() bool {
 		rss = logRSS(t, dir)
