@@ -129,20 +129,25 @@ pids+=($!)
 aria2_common=(--no-conf --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false
 	--disable-ipv6=true --file-allocation=none --summary-interval=0 --enable-color=false
 	--console-log-level=warn --bt-tracker-connect-timeout=5 --bt-tracker-timeout=5)
-printf '#!/bin/sh\necho "$1" >>"$BENCH_SEEDING"\n' >"$work/bin/seeding-hook"
-chmod +x "$work/bin/seeding-hook"
-torrent_files=() # aria2c takes a file for a .torrent only by its name
-for t in "${torrents[@]}"; do torrent_files+=("$work/$t.torrent"); done
-for i in 1 2; do
-	: >"$work/seeding.$i"
-	BENCH_SEEDING=$work/seeding.$i "$work/bin/bench-seeder" "${aria2_common[@]}" --interface="127.0.0.1$i" \
-		--listen-port=$((51410 + i)) --dir="$work/src" --check-integrity=true --seed-ratio=0.0 \
-		--max-concurrent-downloads=8 --on-bt-download-complete="$work/bin/seeding-hook" \
-		"${torrent_files[@]}" >"$results/logs/seeder$i.log" 2>&1 &
-	pids+=($!)
+# aria2c refuses two downloads of one file, and the torrents of both piece
+# sizes are of the same files: each piece size has its own pair of seeders,
+# over hard links of the content in a folder of its own.
+k=0
+for p in "${pieces[@]}"; do
+	mkdir -p "$work/src-$p"
+	cp -al "$work/src/one.bin" "$work/src/four" "$work/src/video" "$work/src-$p/"
+	files=("$work/one-$p.torrent" "$work/four-$p.torrent") # aria2c takes a .torrent only by its name
+	[ "$p" = 262144 ] && files+=("$work/video.torrent")
+	for i in 1 2; do
+		k=$((k + 1))
+		"$work/bin/bench-seeder" "${aria2_common[@]}" --interface="127.0.0.1$i" \
+			--listen-port=$((51410 + k)) --dir="$work/src-$p" --check-integrity=true --seed-ratio=0.0 \
+			--max-concurrent-downloads=8 "${files[@]}" >"$results/logs/seeder$i-$p.log" 2>&1 &
+		pids+=($!)
+	done
 done
 log "waiting for the 2 seeders to check their data and announce..."
-wait_until 600 "2 seeders at the tracker" swarm_ready || die "the swarm did not come up: $(tail -n 3 "$results"/logs/seeder*.log)"
+wait_until 180 "2 seeders at the tracker" swarm_ready || die "the swarm did not come up: $(tail -n 3 "$results"/logs/seeder*.log)"
 log "swarm ready"
 
 for run in $(seq 1 "$runs"); do

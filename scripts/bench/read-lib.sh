@@ -34,10 +34,10 @@ complete_count() {
 	curl -s --max-time 2 "http://127.0.0.1:$tport/scrape?info_hash=$(echo "$1" | sed 's/../%&/g')" |
 		grep -ao '8:completei[0-9]*e' | sed 's/8:completei//; s/e$//'
 }
-# swarm_ready: both seeders have checked every torrent and the tracker counts them.
+# swarm_ready: the tracker counts both seeders as complete for every torrent
+# (aria2c announces so once it has checked a torrent's data).
 swarm_ready() {
-	local i t
-	for i in 1 2; do [ "$(wc -l <"$work/seeding.$i")" -ge "${#torrents[@]}" ] || return 1; done
+	local t
 	for t in "${torrents[@]}"; do [ "$(complete_count "${hash[$t]}")" -ge 2 ] 2>/dev/null || return 1; done
 }
 
