@@ -2,15 +2,16 @@
 // policy: no I/O, no goroutines, no locks; the engine's event loop owns a
 // Picker and tells it what happens.
 //
-// Priority classes, highest first (the engine sets them; see fetch/reader.go):
+// Priority classes, highest first (the engine sets them; see fetch/demand.go and want.go):
 //
 //	Urgent     a read is blocked on the piece; among them, the read that
 //	           started first is served first (its deadline is the oldest)
 //	Readahead  ahead of an open handle's position, nearer pieces first
 //	HeadTail   the first and last few MiB of an opened file, where media
 //	           containers keep their header and index
-//	Normal     background fill, rarest first: only with --prefetch or for
-//	           btfs get; otherwise nothing else is downloaded
+//	Normal     the background: every piece, rarest first (--prefetch, btfs
+//	           get), or a few pieces of the open files at a time, nearest a
+//	           reader first (a mount's fill, fetch/fill.go)
 //	None       not downloaded; requests in flight for a piece that falls to
 //	           None (a seek left it behind) are cancelled by the engine
 //
