@@ -167,7 +167,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 {
 	echo "# btfs read path vs btfs get and aria2c ($(date -u +%Y-%m-%dT%H:%MZ))"
 	echo
-	echo "- btfs $BTFS_BENCH_REV (\`btfs mount --no-dht --listen 127.0.0.1 --port 0${btfs_args:+ $btfs_args}\`); $(aria2c --version | head -1)"
+	echo "- btfs $BTFS_BENCH_REV (\`btfs mount --no-dht --listen 127.0.0.1 --port 0${btfs_args:+ $btfs_args}\`); $(aria2c --version | sed -n 1p)"
 	echo "- loopback swarm in a private network namespace: opentracker, 2 aria2c seeders (127.0.0.11-12); clients on 127.0.0.1"
 	echo "- $(human "$size") file; the 4-reader case: a 4-file torrent of 4 x $(human $((size / 4))), one dd bs=1M per file at once, MB/s in sum"
 	echo "- cold: fresh cache dir, page cache dropped; memory: /proc/PID/status of the \`btfs session\` serving the mount, after the reads"
