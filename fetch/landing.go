@@ -93,3 +93,11 @@ func (t *Torrent) wakeLanded(i int) {
 func (t *Torrent) readMemory(seg []byte, i int, off int64) bool {
 	return t.landing.readAt(seg, i, off) || t.held.readAt(seg, i, off)
 }
+
+// discard lets go of a verified piece the loop will not see (the torrent is
+// stopping): out of landing first, so that no read copies its blocks once
+// they are reused.
+func (t *Torrent) discard(r verifyResult) {
+	t.landing.drop(r.piece)
+	t.releaseBlocks(r.blocks)
+}

@@ -336,7 +336,7 @@ func (t *Torrent) drainUntilIdle() {
 			c.close()
 		case <-t.dialEnd:
 		case r := <-t.verified:
-			t.releaseBlocks(r.blocks)
+			t.discard(r)
 		case <-t.landed:
 		case <-t.addPeers:
 		case f := <-t.queries:

@@ -56,7 +56,7 @@ func (t *Torrent) startVerifiers(ctx context.Context) {
 					select {
 					case out <- r:
 					case <-ctx.Done():
-						t.releaseBlocks(r.blocks)
+						t.discard(r)
 						return
 					}
 				}
@@ -70,18 +70,36 @@ func (t *Torrent) startVerifiers(ctx context.Context) {
 			for {
 				select {
 				case <-ctx.Done():
+					t.storeQueued(storeQ)
 					return
 				case r := <-storeQ:
 					r.err = t.cfg.Storage.WritePiece(r.piece, r.blocks)
 					select {
 					case t.verified <- r:
 					case <-ctx.Done():
-						t.releaseBlocks(r.blocks)
+						t.discard(r)
 						return
 					}
 				}
 			}
 		}()
+	}
+}
+
+// storeQueued writes the verified pieces still queued when the torrent
+// stops: a read served them already (landing), and a file read just before
+// an unmount is then in the cache. At most maxVerifyingBytes wait there.
+func (t *Torrent) storeQueued(storeQ <-chan verifyResult) {
+	for {
+		select {
+		case r := <-storeQ:
+			if err := t.cfg.Storage.WritePiece(r.piece, r.blocks); err != nil {
+				t.log.Debug("storing a verified piece as the torrent stops", "piece", r.piece, "err", err)
+			}
+			t.discard(r)
+		default:
+			return
+		}
 	}
 }
 

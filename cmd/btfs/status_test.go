@@ -235,11 +235,15 @@ func TestStatusJSON(t *testing.T) {
 	if got, want := sha1File(t, episode), sha1File(t, filepath.Join(s.src, "episode.mkv")); got != want {
 		t.Fatalf("episode.mkv through the mount: sha1 %s, want %s", got, want)
 	}
-	after, ok := s.status(t)
-	if !ok {
-		t.Fatal("no status after the read")
-	}
+	// A read returns once its pieces are verified, a moment before they are
+	// stored and counted (fetch/landing.go).
 	const episodeLen = 2<<20 + 12345
+	var after mountStatus
+	wait.For(t, "the pieces read to be stored", 20*time.Second, func() bool {
+		ms, ok := s.status(t)
+		after = ms
+		return ok && after.BytesVerified >= episodeLen
+	})
 	if after.PiecesVerified <= before.PiecesVerified || after.BytesVerified < episodeLen || after.PiecesFailed != 0 ||
 		!strings.Contains(after.PieceMap, "#") || after.Downloaded < episodeLen ||
 		after.Cache.TorrentPieces != after.PiecesVerified || after.Cache.TorrentBytes != after.BytesVerified ||
